@@ -1,0 +1,24 @@
+import { z } from "zod";
+
+/** One ONNX Runtime execution provider, tried in the order given. */
+export const providerSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("tensorrt"), device_id: z.number().int().min(0).default(0).describe("GPU index") }).strict(),
+  z.object({ kind: z.literal("cuda"), device_id: z.number().int().min(0).default(0).describe("GPU index") }).strict(),
+  z.object({ kind: z.literal("cpu") }).strict(),
+]);
+
+/** The anomaly-segmentation model and how it is run. */
+export const modelSchema = z
+  .object({
+    dir: z.string().default("").describe("Folder holding model.onnx and model.json, relative to the config file; empty means the bundled default model"),
+    providers: z
+      .array(providerSchema)
+      .min(1)
+      .default([{ kind: "tensorrt", device_id: 0 }, { kind: "cuda", device_id: 0 }, { kind: "cpu" }])
+      .describe("Execution providers in order of preference; one that cannot load is skipped"),
+    threads: z.number().int().min(0).max(256).default(0).describe("Intra-op threads for the CPU provider; 0 lets ONNX Runtime choose"),
+  })
+  .strict();
+
+export type ModelConfig = z.infer<typeof modelSchema>;
+export type ProviderConfig = z.infer<typeof providerSchema>;

@@ -1,0 +1,21 @@
+import { z } from "zod";
+
+/** Local HTTP health and metrics endpoint. */
+export const healthSchema = z
+  .object({
+    bind: z.string().default("127.0.0.1").describe("Address the health server binds"),
+    port: z.number().int().min(0).max(65535).default(9110).describe("TCP port of the health server; 0 picks a free one"),
+  })
+  .strict();
+
+/** Batching and back-pressure of the inference pipeline. */
+export const pipelineSchema = z
+  .object({
+    batch_max_tiles: z.number().int().min(1).max(256).default(8).describe("Largest batch sent to the model, in tiles"),
+    batch_max_wait_ms: z.number().min(0).max(10000).default(20).describe("A partial batch is sent after waiting this long, in ms"),
+    max_pending_frames: z.number().int().min(1).max(64).default(2).describe("Frames a camera may have waiting for inference; the oldest is dropped past this"),
+  })
+  .strict();
+
+export type HealthConfig = z.infer<typeof healthSchema>;
+export type PipelineConfig = z.infer<typeof pipelineSchema>;
