@@ -1,0 +1,53 @@
+import type { Decision, RoiFrame } from "../types.js";
+import { findRegions } from "./regions.js";
+
+/** What a decision needs besides the frame and its map. */
+export interface DecideOptions {
+  /** Image-score threshold, calibrated units: score >= threshold fails. */
+  imageThreshold: number;
+  /** Calibrated map value at or above which a pixel is a defect. */
+  pixelThreshold: number;
+  /** The model's own image score; the map's maximum when absent. */
+  score?: number;
+  /** Regions smaller than this many ROI pixels are ignored (specks). */
+  minRegionPx?: number;
+  now?: () => { wall: number; mono: number };
+}
+
+/**
+ * Pass or fail for one frame. A passing frame has an empty mask and no regions, so a good part
+ * never shows defects; a failing one carries the pixels at or above the pixel threshold.
+ */
+export function decide(frame: RoiFrame, map: Float32Array, opts: DecideOptions): Decision {
+  const { width, height } = frame;
+  let max = -Infinity;
+  for (let i = 0; i < map.length; i++) if (map[i] > max) max = map[i];
+  const score = opts.score ?? (map.length ? max : 0);
+  const verdict = score >= opts.imageThreshold ? "fail" : "pass";
+  const mask = new Uint8Array(width * height);
+  let regions: Decision["regions"] = [];
+  if (verdict === "fail") {
+    for (let i = 0; i < map.length; i++) mask[i] = map[i] >= opts.pixelThreshold ? 1 : 0;
+    regions = findRegions(mask, map, width, height);
+    const min = opts.minRegionPx ?? 0;
+    if (min > 0) regions = regions.filter((r) => r.area_px >= min);
+  }
+  const t = opts.now?.() ?? { wall: Date.now(), mono: performance.now() };
+  return {
+    camera: frame.camera,
+    seq: frame.seq,
+    frame_id: `${frame.camera}-${frame.captured_at}-${frame.seq}`,
+    captured_at: frame.captured_at,
+    captured_mono: frame.captured_mono,
+    decided_at: t.wall,
+    decided_mono: t.mono,
+    verdict,
+    score,
+    threshold: opts.imageThreshold,
+    regions,
+    roi: frame.roi,
+    image: { width, height, format: frame.format, data: frame.data },
+    mask,
+    map,
+  };
+}

@@ -1,0 +1,209 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import type { ModelConfig } from "../config/schema.js";
+import { manifestSchema, type ModelManifest } from "../modelManifest.js";
+import type { Logger } from "../service/logger.js";
+import type { Tile, TileMap } from "../types.js";
+import type { InitReply, RunReply, ValueInfo, WorkerReply, WorkerRequest } from "./inferProtocol.js";
+
+/** A model that cannot be used: missing, corrupt, or disagreeing with its manifest. */
+export class ModelError extends Error {
+  constructor(
+    message: string,
+    readonly modelDir: string,
+  ) {
+    super(message);
+    this.name = "ModelError";
+  }
+}
+
+/** Reads and validates models/<name>/model.json. */
+export function readManifest(dir: string): ModelManifest {
+  const file = join(dir, "model.json");
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new ModelError(`cannot read the model manifest ${file}: ${(err as Error).message}`, dir);
+  }
+  const r = manifestSchema.safeParse(doc);
+  if (!r.success) throw new ModelError(`${file} is not a valid manifest: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`, dir);
+  return r.data;
+}
+
+/** Differences between what the manifest promises and what the ONNX declares; empty when they agree. */
+export function checkModelIo(m: ModelManifest, inputs: ValueInfo[], outputs: ValueInfo[]): string[] {
+  const problems: string[] = [];
+  const input = inputs.find((i) => i.name === m.input.name);
+  if (!input) problems.push(`input '${m.input.name}' not in the ONNX (it has ${inputs.map((i) => i.name).join(", ")})`);
+  else {
+    const [n, c, h, w] = input.shape;
+    if (input.shape.length !== 4) problems.push(`input '${input.name}' has rank ${input.shape.length}, the manifest says NCHW`);
+    else {
+      if (c !== m.input.channels) problems.push(`input channels: ONNX ${c}, manifest ${m.input.channels}`);
+      if (h !== m.input.height || w !== m.input.width) problems.push(`input size: ONNX ${h}x${w}, manifest ${m.input.height}x${m.input.width}`);
+      if (m.input.dynamic_batch && typeof n === "number") problems.push(`input batch axis is fixed at ${n} but the manifest says dynamic`);
+    }
+    if (input.type !== "float32") problems.push(`input type is ${input.type}, expected float32`);
+  }
+  for (const name of [m.outputs.map, m.outputs.score]) {
+    if (name && !outputs.some((o) => o.name === name)) problems.push(`output '${name}' not in the ONNX (it has ${outputs.map((o) => o.name).join(", ")})`);
+  }
+  const map = outputs.find((o) => o.name === m.outputs.map);
+  if (map && map.shape.length !== 4) problems.push(`output '${map.name}' has rank ${map.shape.length}, expected [N,1,h,w]`);
+  if (m.input.mean.length !== m.input.channels || m.input.std.length !== m.input.channels) problems.push("mean and std need one value per input channel");
+  return problems;
+}
+
+/** One batch's result: a TileMap per tile, and how long the model took. */
+export interface BatchResult {
+  maps: TileMap[];
+  ms: number;
+}
+
+const workerUrl = new URL(`./inferWorker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
+
+/**
+ * The ONNX model behind a worker thread. `open()` loads it with the first execution provider that
+ * works, checks the ONNX against its manifest and warms it up; `run()` infers one batch of tiles.
+ */
+export class InferenceEngine {
+  provider = "";
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (r: RunReply) => void; reject: (e: Error) => void }>();
+  private initWaiter: ((r: InitReply) => void) | null = null;
+  private closing = false;
+
+  constructor(
+    readonly dir: string,
+    readonly manifest: ModelManifest,
+    private readonly cfg: ModelConfig,
+    private readonly log: Logger,
+  ) {}
+
+  /** Loads the model in `cfg.dir`; throws ModelError with a clear message when it cannot. */
+  static async open(cfg: ModelConfig, log: Logger): Promise<InferenceEngine> {
+    const manifest = readManifest(cfg.dir);
+    if (!existsSync(join(cfg.dir, "model.onnx"))) throw new ModelError(`${join(cfg.dir, "model.onnx")} does not exist`, cfg.dir);
+    const engine = new InferenceEngine(cfg.dir, manifest, cfg, log);
+    await engine.start();
+    return engine;
+  }
+
+  /** Size of one input tile, in float32 values. */
+  get inputSize(): number {
+    const i = this.manifest.input;
+    return i.channels * i.height * i.width;
+  }
+
+  private async start(): Promise<void> {
+    const m = this.manifest;
+    this.worker = new Worker(workerUrl);
+    this.worker.on("message", (msg: WorkerReply) => this.onMessage(msg));
+    this.worker.on("error", (err) => this.onExit(err));
+    this.worker.on("exit", (code) => this.onExit(new Error(`inference worker exited with code ${code}`)));
+    const reply = await new Promise<InitReply>((resolve, reject) => {
+      this.initWaiter = resolve;
+      this.pending.set(0, { resolve: () => undefined, reject });
+      this.post({
+        op: "init",
+        modelPath: join(this.dir, "model.onnx"),
+        providers: this.cfg.providers,
+        threads: this.cfg.threads,
+        inputName: m.input.name,
+        mapName: m.outputs.map,
+        scoreName: m.outputs.score,
+        inputDims: [m.input.channels, m.input.height, m.input.width],
+        calibration: m.calibration,
+      });
+    });
+    this.pending.delete(0);
+    for (const s of reply.skipped) this.log.warn({ provider: s.provider, err: s.error }, "execution provider unavailable, trying the next");
+    if (!reply.ok) {
+      await this.close();
+      throw new ModelError(`no execution provider could load ${join(this.dir, "model.onnx")}: ${reply.skipped.map((s) => `${s.provider}: ${s.error}`).join("; ")}`, this.dir);
+    }
+    const problems = checkModelIo(m, reply.inputs, reply.outputs);
+    if (problems.length) {
+      await this.close();
+      throw new ModelError(`${join(this.dir, "model.onnx")} disagrees with its manifest: ${problems.join("; ")}`, this.dir);
+    }
+    this.provider = reply.provider;
+    const t0 = performance.now();
+    await this.runRaw(new Float32Array(this.inputSize), 1);
+    this.log.info({ model: m.name, version: m.version, provider: this.provider, warmup_ms: Math.round(performance.now() - t0) }, "model loaded");
+  }
+
+  private post(req: WorkerRequest, transfer: ArrayBuffer[] = []): void {
+    this.worker!.postMessage(req, transfer);
+  }
+
+  private onMessage(msg: WorkerReply): void {
+    if (msg.op === "init") return this.initWaiter?.(msg);
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (msg.op === "error") p.reject(new Error(`inference failed: ${msg.error}`));
+    else p.resolve(msg);
+  }
+
+  private onExit(err: Error): void {
+    if (!this.worker) return;
+    this.worker = null;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    if (!this.closing) this.log.error({ err: err.message }, "inference worker died");
+  }
+
+  /** Runs `n` inputs packed in one buffer; the buffer is transferred to the worker. */
+  async runRaw(input: Float32Array, n: number): Promise<RunReply> {
+    if (!this.worker) {
+      if (this.closing) throw new Error("the inference engine is closed");
+      this.log.warn("restarting the inference worker");
+      await this.start();
+    }
+    const id = this.nextId++;
+    return new Promise<RunReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.post({ op: "run", id, n, input }, [input.buffer as ArrayBuffer]);
+    });
+  }
+
+  /** Infers one batch of tiles and returns their calibrated maps. */
+  async run(tiles: readonly Tile[]): Promise<BatchResult> {
+    const size = this.inputSize;
+    const packed = new Float32Array(tiles.length * size);
+    tiles.forEach((t, i) => packed.set(t.input, i * size));
+    const r = await this.runRaw(packed, tiles.length);
+    const plane = r.map_height * r.map_width;
+    const maps = tiles.map<TileMap>((t, i) => ({
+      frame_key: t.frame_key,
+      index: t.index,
+      count: t.count,
+      rect: t.rect,
+      map: r.maps.subarray(i * plane, (i + 1) * plane),
+      map_width: r.map_width,
+      map_height: r.map_height,
+      score: r.scores ? r.scores[i] : undefined,
+    }));
+    return { maps, ms: r.ms };
+  }
+
+  /** Stops the worker; safe twice. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const w = this.worker;
+    if (!w) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => void w.terminate().then(() => resolve()), 2000);
+      w.once("exit", () => {
+        clearTimeout(t);
+        resolve();
+      });
+      w.postMessage({ op: "close" } satisfies WorkerRequest);
+    });
+    this.worker = null;
+  }
+}

@@ -1,0 +1,41 @@
+import type { Roi } from "../config/schema.js";
+import type { Frame, RoiFrame } from "../types.js";
+
+/** A frame too small for its configured ROI, or with a buffer that does not match its size. */
+export class FrameError extends Error {
+  constructor(
+    message: string,
+    readonly camera: string,
+    readonly seq: number,
+  ) {
+    super(message);
+    this.name = "FrameError";
+  }
+}
+
+/**
+ * Crops a frame to its region of interest (the whole frame when none is set). A ROI reaching past
+ * the frame is clipped to it; one wholly outside, or a buffer of the wrong size, is a FrameError.
+ */
+export function cropRoi(frame: Frame, roi?: Roi): RoiFrame {
+  const ch = frame.format === "RGB" ? 3 : 1;
+  if (frame.width <= 0 || frame.height <= 0 || frame.data.length !== frame.width * frame.height * ch) {
+    throw new FrameError(`frame ${frame.width}x${frame.height} ${frame.format} has ${frame.data.length} bytes`, frame.camera, frame.seq);
+  }
+  if (!roi) return { ...frame, roi: { x: 0, y: 0, width: frame.width, height: frame.height } };
+  const x = Math.min(roi.x, frame.width);
+  const y = Math.min(roi.y, frame.height);
+  const w = Math.min(roi.width, frame.width - x);
+  const h = Math.min(roi.height, frame.height - y);
+  if (w <= 0 || h <= 0) {
+    throw new FrameError(`ROI ${roi.x},${roi.y} ${roi.width}x${roi.height} lies outside the ${frame.width}x${frame.height} frame`, frame.camera, frame.seq);
+  }
+  if (x === 0 && y === 0 && w === frame.width && h === frame.height) return { ...frame, roi: { x, y, width: w, height: h } };
+  const out = new Uint8Array(w * h * ch);
+  const row = w * ch;
+  for (let r = 0; r < h; r++) {
+    const src = ((y + r) * frame.width + x) * ch;
+    out.set(frame.data.subarray(src, src + row), r * row);
+  }
+  return { ...frame, width: w, height: h, data: out, roi: { x, y, width: w, height: h } };
+}

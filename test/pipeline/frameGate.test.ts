@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { FrameGate } from "../../src/pipeline/frameGate.js";
+import type { RoiFrame } from "../../src/types.js";
+
+const f = (camera: string, seq: number): RoiFrame => ({ camera, seq, captured_at: 0, captured_mono: 0, width: 1, height: 1, format: "GRAY8", data: new Uint8Array(1), roi: { x: 0, y: 0, width: 1, height: 1 } });
+
+describe("FrameGate", () => {
+  it("drops each camera's oldest waiting frame and lets frames through round-robin as capacity frees", () => {
+    const gate = new FrameGate(2, 2, () => 1, (x) => `${x.camera}/${x.seq}`);
+    const out: string[] = [];
+    gate.released$.subscribe((x) => out.push(`${x.camera}/${x.seq}`));
+    for (let i = 0; i < 5; i++) gate.admit(f("a", i));
+    gate.admit(f("b", 0));
+    // a/0 and a/1 fill the pipeline; a/2 is pushed out by a/3, a/4.
+    assert.deepEqual(out, ["a/0", "a/1"]);
+    assert.equal(gate.statsOf("a").dropped, 1);
+    assert.equal(gate.statsOf("a").waiting, 2);
+    gate.done("a/0");
+    gate.done("a/1");
+    // Round-robin: b gets its turn before a's second waiting frame.
+    assert.deepEqual(out, ["a/0", "a/1", "b/0", "a/3"]);
+    assert.equal(gate.get("b/0")?.camera, "b");
+    assert.equal(gate.inflightCount, 2);
+  });
+
+  it("always lets one frame through an empty pipeline, however costly", () => {
+    const gate = new FrameGate(1, 4, () => 10, (x) => `${x.camera}/${x.seq}`);
+    const out: number[] = [];
+    gate.released$.subscribe((x) => out.push(x.seq));
+    gate.admit(f("a", 0));
+    gate.admit(f("a", 1));
+    assert.deepEqual(out, [0]);
+    gate.done("a/0");
+    assert.deepEqual(out, [0, 1]);
+  });
+});

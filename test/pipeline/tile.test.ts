@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { axisStarts, sampleTile, tilePlan } from "../../src/pipeline/tile.js";
+import type { InputSpec } from "../../src/pipeline/tile.js";
+
+/** How many tiles cover each ROI pixel. */
+function coverage(w: number, h: number, tile: number, overlap: number): Uint16Array {
+  const cov = new Uint16Array(w * h);
+  for (const r of tilePlan(w, h, { mode: "grid", tile, overlap })) {
+    for (let y = Math.max(0, r.y); y < Math.min(h, r.y + r.height); y++) for (let x = Math.max(0, r.x); x < Math.min(w, r.x + r.width); x++) cov[y * w + x]++;
+  }
+  return cov;
+}
+
+describe("tiling", () => {
+  for (const [w, h, tile, overlap] of [
+    [1280, 720, 256, 32],
+    [1000, 333, 256, 64],
+    [257, 257, 256, 0],
+    [100, 50, 256, 32],
+    [256, 256, 256, 32],
+    [1921, 1081, 300, 17],
+    [31, 700, 64, 8],
+  ]) {
+    it(`covers every pixel of ${w}x${h} with ${tile}px tiles, overlap ${overlap}`, () => {
+      const cov = coverage(w, h, tile, overlap);
+      assert.equal(cov.indexOf(0), -1, "a pixel no tile covers");
+      for (const r of tilePlan(w, h, { mode: "grid", tile, overlap })) {
+        assert.equal(r.width, tile);
+        assert.equal(r.height, tile);
+        assert.ok(r.x >= 0 && r.y >= 0);
+        // Tiles stay inside the ROI wherever the ROI is at least a tile wide.
+        if (w >= tile) assert.ok(r.x + r.width <= w);
+        if (h >= tile) assert.ok(r.y + r.height <= h);
+      }
+    });
+  }
+
+  it("spaces tiles evenly with at least the asked overlap, last flush with the edge", () => {
+    const s = axisStarts(1000, 256, 32);
+    assert.equal(s[0], 0);
+    assert.equal(s.at(-1), 1000 - 256);
+    for (let i = 1; i < s.length; i++) assert.ok(s[i - 1] + 256 - s[i] >= 32, `overlap between tile ${i - 1} and ${i}`);
+    assert.deepEqual(axisStarts(200, 256, 32), [0]);
+  });
+
+  it("resize mode is one tile over the whole ROI", () => {
+    assert.deepEqual(tilePlan(640, 480, { mode: "resize" }), [{ x: 0, y: 0, width: 640, height: 480 }]);
+  });
+});
+
+describe("sampleTile", () => {
+  const spec: InputSpec = { name: "x", layout: "NCHW", channels: 3, height: 4, width: 4, dynamic_batch: true, scale: 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+
+  it("normalises and keeps channels apart", () => {
+    const img = { width: 4, height: 4, format: "RGB" as const, data: new Uint8Array(48) };
+    for (let i = 0; i < 16; i++) img.data.set([255, 0, 51], i * 3);
+    const out = new Float32Array(48);
+    sampleTile(img, { x: 0, y: 0, width: 4, height: 4 }, spec, out);
+    assert.ok(out.slice(0, 16).every((v) => Math.abs(v - 1) < 1e-6));
+    assert.ok(out.slice(16, 32).every((v) => Math.abs(v + 1) < 1e-6));
+    assert.ok(out.slice(32, 48).every((v) => Math.abs(v - (0.2 - 0.5) / 0.5) < 1e-6));
+  });
+
+  it("repeats edge pixels where a tile reaches past the image", () => {
+    const img = { width: 2, height: 2, format: "GRAY8" as const, data: Uint8Array.from([0, 255, 0, 255]) };
+    const out = new Float32Array(48);
+    sampleTile(img, { x: 0, y: 0, width: 4, height: 4 }, spec, out);
+    // Columns 2 and 3 of the tile lie right of the image: they take the right edge's value (255 -> 1).
+    for (let v = 0; v < 4; v++) for (const u of [2, 3]) assert.ok(Math.abs(out[v * 4 + u] - 1) < 1e-6);
+    assert.ok(Math.abs(out[0] + 1) < 1e-6);
+  });
+
+  it("gives a one-channel model the luma of an RGB image", () => {
+    const g: InputSpec = { ...spec, channels: 1, mean: [0], std: [1] };
+    const img = { width: 1, height: 1, format: "RGB" as const, data: Uint8Array.from([255, 255, 255]) };
+    const out = new Float32Array(16);
+    sampleTile(img, { x: 0, y: 0, width: 1, height: 1 }, g, out);
+    assert.ok(out.every((v) => Math.abs(v - 1) < 1e-5));
+  });
+});
