@@ -29,10 +29,26 @@ function formatIssue(issue: ZodIssue): string {
   return `${path}: ${issue.message}`;
 }
 
+/** Duplicate camera ids, found on the raw document so they show even when other fields are wrong. */
+function duplicateIds(doc: unknown): string[] {
+  const cams = (doc as { cameras?: unknown } | null)?.cameras;
+  if (!Array.isArray(cams)) return [];
+  const seen = new Set<unknown>();
+  const problems: string[] = [];
+  cams.forEach((c: unknown, i) => {
+    const id = (c as { id?: unknown } | null)?.id;
+    if (typeof id !== "string") return;
+    if (seen.has(id)) problems.push(`cameras[${i}].id: duplicate camera id '${id}'`);
+    seen.add(id);
+  });
+  return problems;
+}
+
 /** Validates a parsed YAML document; relative paths are resolved against `baseDir`. */
 export function parseConfig(doc: unknown, file: string, baseDir: string): Config {
   const result = configSchema.safeParse(doc ?? {});
-  if (!result.success) throw new ConfigError(file, result.error.issues.map(formatIssue));
+  const problems = [...(result.success ? [] : result.error.issues.map(formatIssue)), ...duplicateIds(doc)];
+  if (!result.success || problems.length) throw new ConfigError(file, problems);
   const cfg = result.data;
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   cfg.state_dir = abs(cfg.state_dir);

@@ -21,14 +21,7 @@ export const configSchema = z
     cameras: z
       .array(cameraSchema)
       .min(1)
-      .superRefine((cams, ctx) => {
-        const seen = new Set<string>();
-        cams.forEach((c, i) => {
-          if (seen.has(c.id)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `duplicate camera id '${c.id}'`, path: [i, "id"] });
-          seen.add(c.id);
-        });
-      })
-      .describe("Cameras, at least one"),
+      .describe("Cameras, at least one; ids must be unique (checked in load.ts, so it is reported with every other problem)"),
     model: modelSchema.default({}),
     pipeline: pipelineSchema.default({}),
     mqtt: mqttSchema.default({}),

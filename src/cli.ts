@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/**
+ * The `linewatch` command. Each waiting appsink pull holds a libuv thread, so the pool is raised
+ * before anything can start it; the commands themselves are loaded only after that.
+ */
+process.env.UV_THREADPOOL_SIZE ??= "32";
+
+const usage = `usage: linewatch <command> [options]
+
+commands:
+  run --config FILE              run the daemon
+  check-config --config FILE     validate a config file, print every problem, exit 2 if any
+  eval --model DIR --dataset DIR [--shots K] [--seed S] [--out DIR] [--json] [--config FILE]
+                                 evaluate a model on a dataset in the MVTec AD layout
+  enroll --config FILE --camera ID --images DIR
+                                 store good reference images for a camera (few-shot)
+  version                        print the version
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case "run":
+      return (await import("./commands/run.js")).runCommand(rest);
+    case "check-config":
+      return (await import("./commands/checkConfig.js")).checkConfigCommand(rest);
+    case "eval":
+      return (await import("./commands/evalCommand.js")).evalCommand(rest);
+    case "enroll":
+      return (await import("./commands/enroll.js")).enrollCommand(rest);
+    case "version":
+    case "--version":
+      process.stdout.write(`${(await import("./version.js")).version}\n`);
+      return 0;
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(usage);
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`linewatch: unknown command '${cmd}'\n${usage}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    process.stderr.write(`linewatch: ${err.message}\n`);
+    process.exitCode = 1;
+  },
+);
