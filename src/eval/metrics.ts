@@ -1,0 +1,237 @@
+/**
+ * The metrics of `linewatch eval`, from per-image scores and maps. All rank metrics are exact
+ * (every distinct score is a threshold; see rocCurve.ts); pixel sets are sorted once per group
+ * (good images, each defect type) and merged, so per-type metrics cost no extra sort.
+ */
+import { labelComponents } from "./labelComponents.js";
+import { MAX_REGIONS, packPositive, proCurve } from "./proCurve.js";
+import { Curve, mergeSorted, rocCurve, sortedScores } from "./rocCurve.js";
+
+/** What the pipeline produced for one test image. */
+export interface ImageResult {
+  /** Test folder: "good" or a defect type. */
+  type: string;
+  /** File name without extension. */
+  name: string;
+  /** Image file (for the worst-case grid). */
+  path: string;
+  /** Image anomaly score, calibrated units (the model's image threshold applies). */
+  score: number;
+  /** Anomaly map at image resolution, width * height values, row-major, calibrated units. */
+  map: Float32Array;
+  /** Truth mask (1 = defect) of the same size; null for a good image. */
+  mask: Uint8Array | null;
+  /** Width, px. */
+  width: number;
+  /** Height, px. */
+  height: number;
+}
+
+/** The model's shipped thresholds, calibrated units (score >= threshold is a defect). */
+export interface Thresholds {
+  /** On the image score. */
+  image: number;
+  /** On map values. */
+  pixel: number;
+}
+
+/** One set of metrics; every value is 0..1 except counts. NaN (null in JSON) where undefined. */
+export interface MetricSet {
+  /** Test images in the set. */
+  images: number;
+  /** AUROC of image scores, good vs defective. */
+  image_auroc: number;
+  /** AUROC of map values over every pixel of every image in the set, truth mask as label. */
+  pixel_auroc: number;
+  /** Normalised area under the PRO curve to FPR 0.3 (MVTec AD definition, see proCurve.ts). */
+  aupro: number;
+  /** Best F1 of defective-vs-good over image-score thresholds. */
+  image_f1_max: number;
+  /** Best F1 of defect pixels over map thresholds, all pixels pooled. */
+  pixel_f1_max: number;
+  /**
+   * IoU on good images at the shipped pixel threshold, following the empty-target rule of
+   * generalized referring segmentation (GRES, Liu et al. CVPR 2023) that LMM segmenters such as
+   * AG-VAS inherit: a good image's truth is empty, so its IoU is 1 when the predicted mask is
+   * empty too and 0 otherwise (any flagged pixel makes the intersection 0 while the union is
+   * not). Mean over good images = the share of good parts the mask rejects cleanly. The
+   * normal-class IoU (1 - flagged share) is iou_normal_pixel.
+   */
+  iou_normal: number;
+  /** Mean over good images of the normal-class IoU, 1 - (flagged pixels / pixels). */
+  iou_normal_pixel: number;
+  /** Mean over defective images of |pred AND truth| / |pred OR truth| at the shipped pixel threshold. */
+  iou_anomalous: number;
+  /** Image-score threshold that reaches image_f1_max, calibrated units. */
+  image_f1_threshold: number;
+  /** Map threshold that reaches pixel_f1_max, calibrated units. */
+  pixel_f1_threshold: number;
+}
+
+/** Everything `linewatch eval --json` prints. */
+export interface EvalMetrics extends MetricSet {
+  /** Mean wall time per image through the pipeline, ms (as measured by the caller). */
+  ms_per_image: number;
+  /** Each defect type against all good images. */
+  per_type: Record<string, MetricSet>;
+}
+
+/** Curves for plotting, overall. */
+export interface EvalCurves {
+  /** Image-level ROC (x = FPR, y = TPR). */
+  image_roc: Curve;
+  /** Pixel-level ROC. */
+  pixel_roc: Curve;
+  /** PRO curve (x = pixel FPR, y = PRO) over the whole FPR range. */
+  pro: Curve;
+}
+
+/** Result of evaluate(). */
+export interface Evaluation {
+  metrics: EvalMetrics;
+  curves: EvalCurves;
+}
+
+/** Pixel sets of one group of images, sorted. */
+interface Group {
+  images: number;
+  scores: number[];
+  neg: Float32Array;
+  pos: Float32Array;
+  packed: Float64Array;
+  regions: number;
+  iouNormal: number[];
+  iouNormalPixel: number[];
+  iouAnomalous: number[];
+}
+
+function mean(v: readonly number[]): number {
+  return v.length === 0 ? NaN : v.reduce((a, b) => a + b, 0) / v.length;
+}
+
+function checkResult(r: ImageResult): void {
+  const n = r.width * r.height;
+  const what = `${r.type}/${r.name}`;
+  if (r.map.length !== n) throw new RangeError(`${what}: map has ${r.map.length} values, image is ${r.width}x${r.height}`);
+  if (r.mask !== null && r.mask.length !== n) throw new RangeError(`${what}: mask has ${r.mask.length} values, image is ${r.width}x${r.height}`);
+  if (!Number.isFinite(r.score)) throw new RangeError(`${what}: image score ${r.score}`);
+}
+
+/** Build one group's sorted pixel sets and per-image IoUs; region ids continue from `regionSize.length`. */
+function buildGroup(results: readonly ImageResult[], pixelThreshold: number, regionSize: number[]): Group {
+  let nNeg = 0;
+  let nPos = 0;
+  for (const r of results) {
+    let p = 0;
+    if (r.mask !== null) for (let k = 0; k < r.mask.length; k++) p += r.mask[k] !== 0 ? 1 : 0;
+    nPos += p;
+    nNeg += r.map.length - p;
+  }
+  const neg = new Float32Array(nNeg);
+  const pos = new Float32Array(nPos);
+  const packed = new Float64Array(nPos);
+  const g: Group = { images: results.length, scores: [], neg, pos, packed, regions: 0, iouNormal: [], iouNormalPixel: [], iouAnomalous: [] };
+  let a = 0;
+  let b = 0;
+  for (const r of results) {
+    g.scores.push(r.score);
+    const { map, mask } = r;
+    let flagged = 0;
+    let inter = 0;
+    let truth = 0;
+    const comps = mask === null ? null : labelComponents(mask, r.width, r.height);
+    const base = regionSize.length;
+    if (comps !== null) {
+      if (base + comps.count > MAX_REGIONS) throw new RangeError(`more than ${MAX_REGIONS} truth regions`);
+      regionSize.push(...comps.sizes);
+      g.regions += comps.count;
+    }
+    for (let k = 0; k < map.length; k++) {
+      const v = map[k];
+      if (Number.isNaN(v)) throw new RangeError(`${r.type}/${r.name}: NaN in map at pixel ${k}`);
+      const hit = v >= pixelThreshold;
+      if (hit) flagged++;
+      if (comps !== null && comps.labels[k] !== 0) {
+        truth++;
+        if (hit) inter++;
+        pos[b] = v;
+        packed[b++] = packPositive(v, base + comps.labels[k] - 1);
+      } else {
+        neg[a++] = v;
+      }
+    }
+    if (mask === null) {
+      g.iouNormal.push(flagged === 0 ? 1 : 0);
+      g.iouNormalPixel.push(1 - flagged / map.length);
+    } else {
+      const union = flagged + truth - inter;
+      g.iouAnomalous.push(union === 0 ? 1 : inter / union);
+    }
+  }
+  neg.sort();
+  pos.sort();
+  packed.sort();
+  return g;
+}
+
+function metricSet(good: Group, bad: Group, regionSize: readonly number[]): { set: MetricSet; curves: EvalCurves } {
+  const image = rocCurve(sortedScores(bad.scores, "image scores"), sortedScores(good.scores, "image scores"));
+  const neg = mergeSorted(good.neg, bad.neg);
+  const pixel = rocCurve(bad.pos, neg);
+  const pro = proCurve(bad.packed, neg, regionSize, bad.regions);
+  const set: MetricSet = {
+    images: good.images + bad.images,
+    image_auroc: image.auroc,
+    pixel_auroc: pixel.auroc,
+    aupro: pro.aupro,
+    image_f1_max: image.f1_max,
+    pixel_f1_max: pixel.f1_max,
+    iou_normal: mean(good.iouNormal),
+    iou_normal_pixel: mean(good.iouNormalPixel),
+    iou_anomalous: mean(bad.iouAnomalous),
+    image_f1_threshold: image.f1_threshold,
+    pixel_f1_threshold: pixel.f1_threshold,
+  };
+  return { set, curves: { image_roc: image.curve, pixel_roc: pixel.curve, pro: pro.curve } };
+}
+
+function concatGroups(groups: readonly Group[]): Group {
+  const [first, ...rest] = groups;
+  return rest.reduce<Group>(
+    (acc, g) => ({
+      images: acc.images + g.images,
+      scores: acc.scores.concat(g.scores),
+      neg: mergeSorted(acc.neg, g.neg),
+      pos: mergeSorted(acc.pos, g.pos),
+      packed: mergeSorted(acc.packed, g.packed),
+      regions: acc.regions + g.regions,
+      iouNormal: acc.iouNormal.concat(g.iouNormal),
+      iouNormalPixel: acc.iouNormalPixel.concat(g.iouNormalPixel),
+      iouAnomalous: acc.iouAnomalous.concat(g.iouAnomalous),
+    }),
+    first,
+  );
+}
+
+/**
+ * Compute every metric and curve. An image is defective when it has a mask (an all-zero mask
+ * still counts as defective for image metrics and adds no region); per-type sets are each
+ * defect type's images with all good images.
+ * @param results one per test image; maps are read, never kept
+ * @param thresholds the model's shipped thresholds (for the IoUs)
+ * @param ms_per_image passed through into the metrics, ms
+ */
+export function evaluate(results: readonly ImageResult[], thresholds: Thresholds, ms_per_image: number): Evaluation {
+  results.forEach(checkResult);
+  const regionSize: number[] = [];
+  const good = buildGroup(results.filter((r) => r.mask === null), thresholds.pixel, regionSize);
+  const types = [...new Set(results.filter((r) => r.mask !== null).map((r) => r.type))].sort();
+  const byType = types.map((t) => buildGroup(results.filter((r) => r.mask !== null && r.type === t), thresholds.pixel, regionSize));
+  const per_type: Record<string, MetricSet> = {};
+  types.forEach((t, i) => {
+    per_type[t] = metricSet(good, byType[i], regionSize).set;
+  });
+  const empty = buildGroup([], thresholds.pixel, regionSize);
+  const all = metricSet(good, concatGroups([empty, ...byType]), regionSize);
+  return { metrics: { ...all.set, ms_per_image, per_type }, curves: all.curves };
+}

@@ -1,0 +1,137 @@
+/**
+ * The files of `linewatch eval --out DIR`: metrics.json, curves.json, report.md, curves.png
+ * and worst.png.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fmt, renderCurves } from "./curvesPlot.js";
+import type { EvalMetrics, Evaluation, ImageResult, MetricSet, Thresholds } from "./metrics.js";
+import { PRO_FPR_LIMIT } from "./proCurve.js";
+import { renderWorstGrid, worstCases } from "./worstGrid.js";
+
+/** What was evaluated, for the record. */
+export interface ReportMeta {
+  /** Model folder or name. */
+  model: string;
+  /** Dataset folder. */
+  dataset: string;
+  /** Few-shot references drawn from train/good (0 = none). */
+  shots: number;
+  /** Seed of the reference draw. */
+  seed: number;
+  /** The model's shipped thresholds used for the IoUs, calibrated units. */
+  thresholds: Thresholds;
+}
+
+/** The JSON object of `--json` and metrics.json: every metric, then what was evaluated. */
+export type ReportJson = EvalMetrics & {
+  model: string;
+  dataset: string;
+  shots: number;
+  seed: number;
+  threshold_image: number;
+  threshold_pixel: number;
+};
+
+/** Paths of the files written. */
+export interface ReportFiles {
+  metrics_json: string;
+  curves_json: string;
+  report_md: string;
+  curves_png: string;
+  worst_png: string;
+}
+
+/** Options of writeReport. */
+export interface ReportOptions {
+  /** Rows of each kind in worst.png. Defaults to 6. */
+  worst?: number;
+}
+
+/**
+ * The object to print for `--json` and to write as metrics.json (NaN metrics become null
+ * through JSON.stringify).
+ */
+export function reportJson(evaluation: Evaluation, meta: ReportMeta): ReportJson {
+  return {
+    ...evaluation.metrics,
+    model: meta.model,
+    dataset: meta.dataset,
+    shots: meta.shots,
+    seed: meta.seed,
+    threshold_image: meta.thresholds.image,
+    threshold_pixel: meta.thresholds.pixel,
+  };
+}
+
+function row(name: string, m: MetricSet): string {
+  const cells = [m.image_auroc, m.pixel_auroc, m.aupro, m.image_f1_max, m.pixel_f1_max, m.iou_normal, m.iou_anomalous].map(fmt);
+  return `| ${name} | ${m.images} | ${cells.join(" | ")} |`;
+}
+
+/** report.md as text. */
+export function reportMarkdown(evaluation: Evaluation, meta: ReportMeta): string {
+  const m = evaluation.metrics;
+  const lines = [
+    `# linewatch eval`,
+    ``,
+    `- model: \`${meta.model}\``,
+    `- dataset: \`${meta.dataset}\``,
+    `- shots: ${meta.shots}, seed: ${meta.seed}`,
+    `- thresholds: image ${meta.thresholds.image}, pixel ${meta.thresholds.pixel} (calibrated units)`,
+    `- ${m.images} test images, ${m.ms_per_image.toFixed(1)} ms per image`,
+    ``,
+    `| set | images | image AUROC | pixel AUROC | AUPRO | image F1-max | pixel F1-max | IoU normal | IoU anomalous |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    row("**all**", m),
+    ...Object.entries(m.per_type).map(([t, s]) => row(`${t} + good`, s)),
+    ``,
+    `Definitions: AUROCs are exact (ties count 1/2). AUPRO is the area under the per-region-overlap`,
+    `curve up to pixel FPR ${PRO_FPR_LIMIT}, divided by ${PRO_FPR_LIMIT} (MVTec AD; truth regions with`,
+    `8-connectivity). IoU normal: share of good images whose predicted mask at the pixel threshold is`,
+    `empty (empty truth: IoU 1 if the prediction is empty, else 0); normal-class IoU`,
+    `(1 - flagged share) is ${fmt(m.iou_normal_pixel)}. IoU anomalous: mean per-image IoU of predicted and`,
+    `true masks on defective images. Per-type rows pair each defect type with all good images.`,
+    `F1-max thresholds: image ${fmt(m.image_f1_threshold)}, pixel ${fmt(m.pixel_f1_threshold)}.`,
+    ``,
+    `![ROC and PRO curves](curves.png)`,
+    ``,
+    `![Worst cases](worst.png)`,
+    ``,
+  ];
+  return lines.join("\n");
+}
+
+/**
+ * Write every report file into `dir` (created if needed).
+ * @param results the per-image results evaluate() saw; worst.png reads their image files
+ */
+export async function writeReport(
+  dir: string,
+  evaluation: Evaluation,
+  results: readonly ImageResult[],
+  meta: ReportMeta,
+  options: ReportOptions = {},
+): Promise<ReportFiles> {
+  await mkdir(dir, { recursive: true });
+  const files: ReportFiles = {
+    metrics_json: join(dir, "metrics.json"),
+    curves_json: join(dir, "curves.json"),
+    report_md: join(dir, "report.md"),
+    curves_png: join(dir, "curves.png"),
+    worst_png: join(dir, "worst.png"),
+  };
+  const caption = `${meta.model} on ${meta.dataset}, shots ${meta.shots}, seed ${meta.seed}`;
+  const [curvesPng, worstPng] = await Promise.all([
+    renderCurves(evaluation.curves, evaluation.metrics, caption),
+    renderWorstGrid(worstCases(results, options.worst ?? 6), meta.thresholds),
+  ]);
+  await Promise.all([
+    writeFile(files.metrics_json, `${JSON.stringify(reportJson(evaluation, meta), null, 2)}\n`),
+    writeFile(files.curves_json, `${JSON.stringify(evaluation.curves)}\n`),
+    writeFile(files.report_md, reportMarkdown(evaluation, meta)),
+    writeFile(files.curves_png, curvesPng),
+    writeFile(files.worst_png, worstPng),
+  ]);
+  return files;
+}
