@@ -2,6 +2,7 @@
  * The metrics of `linewatch eval`, from per-image scores and maps. All rank metrics are exact
  * (every distinct score is a threshold; see rocCurve.ts); pixel sets are sorted once per group
  * (good images, each defect type) and merged, so per-type metrics cost no extra sort.
+ * Cost: about 7 s and 0.5 GB for 27 Mpx (300 images of 300x300 px) on one shared core.
  */
 import { labelComponents } from "./labelComponents.js";
 import { MAX_REGIONS, packPositive, proCurve } from "./proCurve.js";
