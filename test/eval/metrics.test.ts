@@ -137,6 +137,15 @@ describe("evaluate", () => {
     close(e.metrics.image_f1_max, 0.8);
   });
 
+  it("gives NaN, not a crash, for an empty set, and rejects a map of the wrong size", () => {
+    const e = evaluate([], { image: 0.5, pixel: 0.5 }, 0);
+    assert.equal(e.metrics.images, 0);
+    assert.ok(Number.isNaN(e.metrics.image_auroc) && Number.isNaN(e.metrics.aupro) && Number.isNaN(e.metrics.iou_normal));
+    const bad = img("good", "g", 0, [0, 0, 0, 0], null, 2);
+    assert.throws(() => evaluate([{ ...bad, width: 3 }], { image: 0.5, pixel: 0.5 }, 0), /good\/g: map has 4 values, image is 3x2/);
+    assert.throws(() => evaluate([{ ...bad, score: NaN }], { image: 0.5, pixel: 0.5 }, 0), /image score NaN/);
+  });
+
   it("agrees with a brute-force PRO on random tied maps", () => {
     let s = 3;
     const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
