@@ -2,6 +2,7 @@ import type { Tiling } from "../config/schema.js";
 import type { Decision, PixelFormat, RoiFrame, Tile, TileMap } from "../types.js";
 import { decide } from "./decide.js";
 import type { Inferencer } from "./pipeline.js";
+import { applyReference, type Reference } from "./reference.js";
 import { stitchMaps } from "./stitch.js";
 import { makeTiles } from "./tile.js";
 
@@ -20,7 +21,7 @@ export interface InspectImage {
 export async function inspectImage(
   engine: Inferencer,
   image: InspectImage,
-  opts: { tiling: Tiling; batchMax: number; imageThreshold?: number; camera?: string; seq?: number },
+  opts: { tiling: Tiling; batchMax: number; imageThreshold?: number; camera?: string; seq?: number; reference?: Reference | null },
 ): Promise<Decision> {
   const now = Date.now();
   const frame: RoiFrame = {
@@ -39,9 +40,11 @@ export async function inspectImage(
   }
   const scores = maps.map((m) => m.score).filter((s): s is number => s !== undefined);
   const map = stitchMaps(maps, image.width, image.height);
+  if (opts.reference) applyReference(opts.reference, map, image.width, image.height);
   return decide(frame, map, {
     imageThreshold: opts.imageThreshold ?? engine.manifest.threshold.image,
     pixelThreshold: engine.manifest.threshold.pixel,
-    score: scores.length ? Math.max(...scores) : undefined,
+    // With a reference the map is what counts: a score head knows nothing of the line's normal.
+    score: scores.length && !opts.reference ? Math.max(...scores) : undefined,
   });
 }

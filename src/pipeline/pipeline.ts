@@ -7,6 +7,7 @@ import { batchTiles } from "./batch.js";
 import { decide } from "./decide.js";
 import { FrameGate } from "./frameGate.js";
 import type { BatchResult } from "./inferenceEngine.js";
+import { applyReference, type Reference } from "./reference.js";
 import { cropRoi, FrameError } from "./roi.js";
 import { stitchFrames } from "./stitchFrames.js";
 import { frameKey, makeTiles, tilePlan } from "./tile.js";
@@ -48,6 +49,7 @@ export class InspectionPipeline {
   private readonly cams: Map<string, CameraConfig>;
   private readonly counters = new Map<string, CameraPipelineStats>();
   private gate: FrameGate | null = null;
+  private readonly references = new Map<string, Reference>();
 
   constructor(private readonly opts: PipelineOptions) {
     this.cams = new Map(opts.cameras.map((c) => [c.id, c]));
@@ -63,6 +65,17 @@ export class InspectionPipeline {
       s.waiting = g.waiting;
     }
     return s;
+  }
+
+  /** Uses a few-shot reference for a camera from its next frame on; null removes it. */
+  setReference(camera: string, ref: Reference | null): void {
+    if (ref) this.references.set(camera, ref);
+    else this.references.delete(camera);
+  }
+
+  /** The reference in use for a camera, if any. */
+  referenceOf(camera: string): Reference | undefined {
+    return this.references.get(camera);
   }
 
   /** Frames released to inference and not yet decided. */
@@ -116,10 +129,12 @@ export class InspectionPipeline {
           }),
           map(({ frame, map: m, score }) => {
             const cam = this.cams.get(frame.camera);
+            const ref = this.references.get(frame.camera);
+            if (ref) applyReference(ref, m, frame.width, frame.height);
             const d = decide(frame, m, {
-              imageThreshold: cam?.threshold ?? engine.manifest.threshold.image,
-              pixelThreshold: engine.manifest.threshold.pixel,
-              score,
+              imageThreshold: cam?.threshold ?? ref?.thresholds.image ?? engine.manifest.threshold.image,
+              pixelThreshold: ref?.thresholds.pixel ?? engine.manifest.threshold.pixel,
+              score: ref ? undefined : score,
             });
             const s = this.stats(frame.camera);
             s.decided++;

@@ -1,0 +1,117 @@
+import { resolve } from "node:path";
+import type { Tiling } from "../config/schema.js";
+import { drawShots, readDataset } from "../eval/dataset.js";
+import { loadImage, type RawImage } from "../eval/loadImage.js";
+import { reportJson, writeReport } from "../eval/report.js";
+import { runEval } from "../eval/runEval.js";
+import { InferenceEngine, ModelError } from "../pipeline/inferenceEngine.js";
+import { inspectImage, type InspectImage } from "../pipeline/inspect.js";
+import { buildReference, type Reference } from "../pipeline/reference.js";
+import { createLogger } from "../service/logger.js";
+import { parseOptions, UsageError } from "./args.js";
+
+/** `--tiling resize` or `--tiling grid:TILE:OVERLAP`. */
+export function parseTiling(text: string): Tiling {
+  if (text === "resize") return { mode: "resize" };
+  const m = /^grid:(\d+):(\d+)$/.exec(text);
+  if (!m || Number(m[2]) >= Number(m[1])) throw new UsageError(`--tiling must be 'resize' or 'grid:TILE:OVERLAP' with OVERLAP < TILE, not '${text}'`);
+  return { mode: "grid", tile: Number(m[1]), overlap: Number(m[2]) };
+}
+
+/** A decoded image in the form the pipeline takes. */
+export function asInspectImage(img: RawImage): InspectImage {
+  return { width: img.width, height: img.height, format: img.channels === 3 ? "RGB" : "GRAY8", data: img.data };
+}
+
+/**
+ * `linewatch eval --model DIR --dataset DIR [--shots K] [--seed S] [--out DIR] [--json]`: every test
+ * image through the daemon's own tile -> infer -> stitch -> decide code, then the metrics.
+ */
+export async function evalCommand(args: string[]): Promise<number> {
+  let o;
+  try {
+    o = parseOptions(
+      args,
+      {
+        model: { type: "string" },
+        dataset: { type: "string" },
+        shots: { type: "string", default: "0" },
+        seed: { type: "string", default: "0" },
+        out: { type: "string" },
+        json: { type: "boolean", default: false },
+        tiling: { type: "string", default: "resize" },
+        batch: { type: "string", default: "8" },
+        threads: { type: "string", default: "0" },
+      },
+      ["model", "dataset"],
+    );
+  } catch (err) {
+    process.stderr.write(`linewatch eval: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const shots = Number(o.shots), seed = Number(o.seed), batch = Number(o.batch), threads = Number(o.threads);
+  if (![shots, seed, batch, threads].every((n) => Number.isInteger(n) && n >= 0) || batch < 1) {
+    process.stderr.write("linewatch eval: --shots, --seed, --threads must be whole numbers >= 0 and --batch >= 1\n");
+    return 2;
+  }
+  let tiling: Tiling;
+  try {
+    tiling = parseTiling(o.tiling!);
+  } catch (err) {
+    process.stderr.write(`linewatch eval: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const log = createLogger("warn", process.stderr);
+  let engine: InferenceEngine;
+  try {
+    engine = await InferenceEngine.open({ dir: resolve(o.model!), providers: [{ kind: "cpu" }], threads }, log);
+  } catch (err) {
+    if (err instanceof ModelError) {
+      process.stderr.write(`linewatch eval: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  try {
+    const dataset = await readDataset(resolve(o.dataset!));
+    const m = engine.manifest;
+    let reference: Reference | null = null;
+    if (shots > 0) {
+      const paths = drawShots(dataset.train_good, shots, seed);
+      const images = await Promise.all(paths.map(async (p) => asInspectImage(await loadImage(p))));
+      reference = await buildReference(engine, images, { tiling, batchMax: batch });
+      process.stderr.write(`reference: ${shots} good image(s) drawn with seed ${seed}\n`);
+    }
+    const thresholds = reference?.thresholds ?? m.threshold;
+    const run = await runEval(
+      dataset,
+      async (img) => {
+        const d = await inspectImage(engine, asInspectImage(img), { tiling, batchMax: batch, reference });
+        return { score: d.score, map: d.map };
+      },
+      { thresholds },
+    );
+    const meta = { model: `${m.name} ${m.version}`, dataset: resolve(o.dataset!), shots, seed, thresholds };
+    if (o.out) {
+      const files = await writeReport(resolve(o.out), run.evaluation, run.results, meta);
+      process.stderr.write(`report written: ${Object.values(files).join(", ")}\n`);
+    }
+    const json = reportJson(run.evaluation, meta);
+    if (o.json) process.stdout.write(`${JSON.stringify(json)}\n`);
+    else {
+      const f = (v: number | null) => (v === null || Number.isNaN(v) ? "n/a" : v.toFixed(4));
+      process.stdout.write(
+        `${meta.model} on ${meta.dataset} (${json.images} images, shots ${shots}):\n` +
+          `  image AUROC ${f(json.image_auroc)}  pixel AUROC ${f(json.pixel_auroc)}  AUPRO ${f(json.aupro)}\n` +
+          `  image F1max ${f(json.image_f1_max)}  pixel F1max ${f(json.pixel_f1_max)}  IoU normal ${f(json.iou_normal)}  IoU anomalous ${f(json.iou_anomalous)}\n` +
+          `  ${json.ms_per_image.toFixed(1)} ms/image\n`,
+      );
+    }
+    return 0;
+  } catch (err) {
+    process.stderr.write(`linewatch eval: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await engine.close();
+  }
+}

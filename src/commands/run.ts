@@ -1,0 +1,46 @@
+import { ConfigError, loadConfig } from "../config/load.js";
+import { Daemon } from "../main.js";
+import { createLogger } from "../service/logger.js";
+import { parseOptions, UsageError } from "./args.js";
+
+/** `linewatch run --config FILE`: runs until SIGINT or SIGTERM, then stops cleanly (exit 0). */
+export async function runCommand(args: string[]): Promise<number> {
+  let cfg;
+  try {
+    const { config } = parseOptions(args, { config: { type: "string", short: "c" } }, ["config"]);
+    cfg = loadConfig(config!);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger(cfg.log_level);
+  const daemon = new Daemon(cfg, log);
+  let signals = 0;
+  const stopped = new Promise<number>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (++signals > 1) {
+        log.warn({ signal: sig }, "second signal: exiting at once");
+        process.exit(1);
+      }
+      log.info({ signal: sig }, "stopping");
+      void daemon.stop().then(() => resolve(0));
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  try {
+    await daemon.start();
+  } catch (err) {
+    log.fatal({ err: (err as Error).message, kind: (err as Error).name }, "linewatch could not start");
+    process.stderr.write(`linewatch: ${(err as Error).message}\n`);
+    await daemon.stop(5000);
+    return 1;
+  }
+  const code = await stopped;
+  // Let pino flush, then leave even if a library keeps a handle open.
+  setTimeout(() => process.exit(code), 200).unref();
+  return code;
+}
