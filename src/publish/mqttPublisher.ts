@@ -1,0 +1,288 @@
+import { readFileSync } from "node:fs";
+import { connect, type IClientOptions, type MqttClient } from "mqtt";
+import type { MqttConfig } from "../config/schema.js";
+import type { Logger } from "../service/logger.js";
+import type { Decision } from "../types.js";
+import { readMqttPassword, redactUrl } from "./credentials.js";
+import { MemorySpool, type ResultSpool, type SpooledMessage } from "./resultSpool.js";
+import { resultPayload, resultTopic, statusPayload, statusTopic, thumbnailTopic, type CameraStatus, type PublisherIdentity } from "./topics.js";
+
+/** The broker refused us for good (bad credentials, untrusted certificate) or a TLS file is unreadable. */
+export class MqttConnectError extends Error {
+  constructor(
+    message: string,
+    /** Broker URL, credentials removed. */
+    readonly url: string,
+    /** CONNACK return code or TLS/socket error code, when there is one. */
+    readonly code?: string | number,
+  ) {
+    super(message);
+    this.name = "MqttConnectError";
+  }
+}
+
+/** What {@link MqttPublisher} needs. */
+export interface MqttPublisherOptions {
+  mqtt: MqttConfig;
+  base_topic: string;
+  identity: PublisherIdentity;
+  /** Cameras as first announced in the online status. */
+  cameras: readonly CameraStatus[];
+  log: Logger;
+  /** Broker URL to use instead of `mqtt.url`, e.g. {@link EmbeddedBroker.url}. */
+  url?: string;
+  /** Where undeliverable results wait; an in-memory spool of 64 MiB when omitted. */
+  spool?: ResultSpool;
+  /** Environment for password_env and $CREDENTIALS_DIRECTORY; process.env when omitted. */
+  env?: NodeJS.ProcessEnv;
+  /** start() resolves after this long, in ms, even when the broker is not reachable yet (results spool). Default 5000. */
+  connect_wait_ms?: number;
+  /** stop() gives in-flight messages this long, in ms, before closing the socket. Default 3000. */
+  stop_timeout_ms?: number;
+}
+
+/** Counters of a publisher, for /metrics and health. */
+export interface PublisherStats {
+  connected: boolean;
+  /** Results acknowledged by the broker (PUBACK). */
+  published: number;
+  /** Publishes that failed (the result was spooled). */
+  publish_errors: number;
+  /** Results put in the spool because the broker was unreachable or older ones still waited. */
+  spooled: number;
+  /** Results waiting in the spool now. */
+  spool_depth: number;
+  /** Results the spool dropped when full or too old. */
+  spool_dropped: number;
+  thumbnails_published: number;
+  /** Thumbnails dropped: not connected or the socket backed up. */
+  thumbnails_dropped: number;
+  /** Successful connections after the first. */
+  reconnects: number;
+}
+
+/** Thumbnails are dropped when this many bytes wait in the socket already. */
+const THUMBNAIL_BACKLOG_BYTES = 1 << 20;
+const DRAIN_BATCH = 32;
+
+/**
+ * Publishes results (QoS 1), thumbnails (QoS 0) and the retained status with mqtt.js v5.
+ * The last will is the retained offline status. Results that cannot be delivered go to a
+ * {@link ResultSpool} and are sent in order once the broker is back.
+ */
+export class MqttPublisher {
+  private mqttClient: MqttClient | undefined;
+  private cameras: CameraStatus[];
+  private readonly spool: ResultSpool;
+  private readonly log: Logger;
+  private draining = false;
+  private connections = 0;
+  private lastError = "";
+  private up = false;
+  private stopping: Promise<void> | undefined;
+  private readonly counts = { published: 0, publish_errors: 0, spooled: 0, thumbnails_published: 0, thumbnails_dropped: 0 };
+
+  constructor(private readonly opts: MqttPublisherOptions) {
+    this.cameras = [...opts.cameras];
+    this.spool = opts.spool ?? new MemorySpool();
+    this.log = opts.log.child({ mod: "mqtt" });
+  }
+
+  /** The mqtt.js client, for tests and diagnostics; undefined before start(). */
+  get client(): MqttClient | undefined {
+    return this.mqttClient;
+  }
+
+  /** The URL connected to: `url`, or `mqtt.url`, or the embedded broker's address. */
+  get url(): string {
+    const m = this.opts.mqtt;
+    return this.opts.url ?? (m.url === "embedded" ? `mqtt://${m.embedded_host}:${m.embedded_port}` : m.url);
+  }
+
+  /**
+   * Connects with the offline status as last will. Resolves on the first CONNACK or after
+   * `connect_wait_ms` (the client keeps retrying; results spool meanwhile).
+   * @throws {@link MqttConnectError} when the broker refuses the credentials, the certificate does
+   * not verify, or a TLS file cannot be read; {@link CredentialError} when the password cannot be read.
+   */
+  async start(): Promise<void> {
+    const options = this.clientOptions();
+    const url = redactUrl(this.url);
+    this.log.info({ url, client_id: options.clientId, username: options.username }, "connecting to the MQTT broker");
+    const client = connect(this.url, options);
+    this.mqttClient = client;
+    client.on("connect", () => this.onConnect());
+    client.on("close", () => {
+      if (this.up) this.log.warn("disconnected from the MQTT broker; results spool until it is back");
+      this.up = false;
+    });
+    const first = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, this.opts.connect_wait_ms ?? 5000);
+      client.once("connect", () => (clearTimeout(timer), resolve()));
+      client.on("error", (err: Error & { code?: string | number }) => {
+        if (err.message !== this.lastError) this.log.warn({ err: err.message, code: err.code }, "MQTT connection error");
+        this.lastError = err.message;
+        if (this.connections === 0 && isPermanent(err)) {
+          clearTimeout(timer);
+          reject(new MqttConnectError(`MQTT broker ${url} refused the connection: ${err.message}`, url, err.code));
+        }
+      });
+    });
+    try {
+      await first;
+    } catch (err) {
+      client.end(true);
+      throw err;
+    }
+  }
+
+  /** Publishes one decision on its camera's result topic (QoS 1); spools it when the broker cannot take it. */
+  publishResult(decision: Decision): void {
+    const topic = resultTopic(this.opts.base_topic, this.opts.identity.device, decision.camera);
+    const payload = Buffer.from(JSON.stringify(resultPayload(decision, this.opts.identity)));
+    const msg: SpooledMessage = { topic, payload, camera: decision.camera, seq: decision.seq, queued_at: Date.now() };
+    const client = this.mqttClient;
+    // Results still in the spool go first, so a live one never overtakes them.
+    if (!client?.connected || this.draining || this.spool.size() > 0 || this.stopping) return this.toSpool(msg);
+    client.publish(topic, payload, { qos: 1 }, (err) => {
+      if (!err) return void this.counts.published++;
+      this.counts.publish_errors++;
+      this.log.warn({ err: err.message, camera: msg.camera, seq: msg.seq }, "result publish failed; spooled");
+      this.toSpool(msg);
+    });
+  }
+
+  /** Publishes a thumbnail (QoS 0), or drops and counts it when not connected or the socket is backed up. */
+  publishThumbnail(camera: string, jpeg: Buffer): void {
+    const client = this.mqttClient;
+    if (!client?.connected || this.stopping || (client.stream?.writableLength ?? 0) > THUMBNAIL_BACKLOG_BYTES) {
+      this.counts.thumbnails_dropped++;
+      return;
+    }
+    client.publish(thumbnailTopic(this.opts.base_topic, this.opts.identity.device, camera), jpeg, { qos: 0 }, (err) => {
+      if (err) this.counts.thumbnails_dropped++;
+      else this.counts.thumbnails_published++;
+    });
+  }
+
+  /** Records the cameras' states and publishes the retained online status (now, or on the next connect). */
+  publishStatus(cameras: readonly CameraStatus[]): void {
+    this.cameras = [...cameras];
+    if (this.mqttClient?.connected && !this.stopping) this.sendStatus("online");
+  }
+
+  /** Publishes the retained offline status, lets in-flight messages finish, disconnects. Safe twice. */
+  stop(): Promise<void> {
+    this.stopping ??= this.close();
+    return this.stopping;
+  }
+
+  /** Counters for /metrics. */
+  stats(): PublisherStats {
+    const s = this.spool.stats();
+    return { connected: this.mqttClient?.connected ?? false, ...this.counts, spool_depth: s.messages, spool_dropped: s.dropped, reconnects: Math.max(0, this.connections - 1) };
+  }
+
+  private async close(): Promise<void> {
+    const client = this.mqttClient;
+    if (!client) return;
+    const deadline = this.opts.stop_timeout_ms ?? 3000;
+    const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<void>((r) => setTimeout(r, deadline).unref())]);
+    try {
+      if (client.connected) await timeout(this.sendStatus("offline"));
+      // end(false) waits for in-flight QoS 1 acks; end(true) closes the socket at once.
+      await timeout(client.endAsync(false));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "MQTT close failed");
+    } finally {
+      if (client.connected || !client.disconnected) await client.endAsync(true).catch(() => undefined);
+      await this.spool.close();
+    }
+    if (this.spool.size() > 0) this.log.warn({ waiting: this.spool.size() }, "results left undelivered in the spool");
+    this.log.info(this.stats(), "MQTT publisher stopped");
+  }
+
+  private clientOptions(): IClientOptions {
+    const m = this.opts.mqtt;
+    const offline = statusPayload("offline", this.opts.identity, this.cameras);
+    const readTls = (what: string, path: string | undefined) => {
+      if (!path) return undefined;
+      try {
+        return readFileSync(path);
+      } catch (err) {
+        throw new MqttConnectError(`cannot read mqtt.tls.${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, redactUrl(this.url), (err as NodeJS.ErrnoException).code);
+      }
+    };
+    return {
+      clientId: m.client_id ?? `linewatch-${this.opts.identity.device}`,
+      username: m.username,
+      password: readMqttPassword(m, this.opts.env ?? process.env),
+      keepalive: m.keepalive_s,
+      clean: true,
+      protocolVersion: 4, // aedes (the embedded broker) speaks MQTT 3.1.1 only
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      // A refused CONNACK after start (password rotated, ACL changed) must not stop retries for good.
+      reconnectOnConnackError: true,
+      queueQoSZero: false,
+      will: { topic: statusTopic(this.opts.base_topic, this.opts.identity.device), payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
+      ca: readTls("ca", m.tls?.ca),
+      cert: readTls("cert", m.tls?.cert),
+      key: readTls("key", m.tls?.key),
+      rejectUnauthorized: m.tls?.reject_unauthorized ?? true,
+    };
+  }
+
+  private onConnect(): void {
+    this.connections++;
+    this.lastError = "";
+    this.up = true;
+    this.log.info({ url: redactUrl(this.url), reconnects: this.connections - 1 }, "connected to the MQTT broker");
+    const will = this.mqttClient?.options.will;
+    // The broker keeps the will given at CONNECT; refresh its time for the next reconnect.
+    if (will) will.payload = Buffer.from(JSON.stringify(statusPayload("offline", this.opts.identity, this.cameras)));
+    this.sendStatus("online").catch(() => undefined);
+    void this.drain();
+  }
+
+  private sendStatus(state: "online" | "offline"): Promise<void> {
+    const payload = JSON.stringify(statusPayload(state, this.opts.identity, this.cameras));
+    const client = this.mqttClient;
+    if (!client) return Promise.resolve();
+    return client.publishAsync(statusTopic(this.opts.base_topic, this.opts.identity.device), payload, { qos: 1, retain: true }).then(
+      () => undefined,
+      (err: Error) => void this.log.warn({ err: err.message, state }, "status publish failed"),
+    );
+  }
+
+  private toSpool(msg: SpooledMessage): void {
+    this.counts.spooled++;
+    this.spool.put(msg).catch((err: Error) => this.log.error({ err: err.message, camera: msg.camera, seq: msg.seq }, "result lost: spool write failed"));
+  }
+
+  /** Sends spooled results oldest first, removing each batch once the broker acknowledged it. */
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.spool.size() > 0 && this.mqttClient?.connected && !this.stopping) {
+        const batch = await this.spool.peek(DRAIN_BATCH);
+        const client = this.mqttClient;
+        await Promise.all(batch.map((m) => client.publishAsync(m.topic, m.payload, { qos: 1 })));
+        await this.spool.remove(batch.length);
+        this.counts.published += batch.length;
+      }
+    } catch (err) {
+      this.counts.publish_errors++;
+      this.log.warn({ err: (err as Error).message }, "spool drain interrupted; retried on reconnect");
+    } finally {
+      this.draining = false;
+    }
+  }
+}
+
+/** Errors that retrying will not fix: a refused CONNACK for credentials, or a certificate that does not verify. */
+function isPermanent(err: Error & { code?: string | number }): boolean {
+  if (typeof err.code === "number") return [2, 4, 5, 134, 135, 138].includes(err.code);
+  return typeof err.code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(err.code);
+}
