@@ -1,0 +1,108 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Logger } from "./logger.js";
+import { METRICS_CONTENT_TYPE, type MetricsRegistry } from "./metrics.js";
+
+/**
+ * The daemon's health as main.ts sees it: healthy only while running with the model loaded and
+ * a recent frame from every camera.
+ */
+export interface HealthReport {
+  /** true answers 200, false 503. */
+  healthy: boolean;
+  /** Why not healthy, one line each (e.g. "camera cam_a: no frame for 6.2 s"); empty when healthy. */
+  reasons: string[];
+  /** Extra JSON shown as is in the answer, e.g. per-camera state, model, mqtt connected. */
+  details?: Record<string, unknown>;
+}
+
+/** What {@link HealthServer} needs. */
+export interface HealthServerOptions {
+  /** Bind address; 127.0.0.1 keeps it to this box. */
+  bind: string;
+  /** TCP port; 0 picks a free one (see {@link HealthServer.port}). */
+  port: number;
+  /** Called on every GET /healthz. */
+  health: () => HealthReport;
+  /** Rendered on every GET /metrics. */
+  metrics: MetricsRegistry;
+  log: Logger;
+}
+
+/**
+ * HTTP on `bind:port`: GET /healthz answers 200 {status:"ok",...} or 503 {status:"unhealthy",
+ * reasons:[...],...}; GET /metrics answers the Prometheus text; anything else 404.
+ */
+export class HealthServer {
+  private server: Server | undefined;
+  private stopping: Promise<void> | undefined;
+  private boundPort = 0;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: HealthServerOptions) {
+    this.log = opts.log.child({ mod: "health" });
+  }
+
+  /** The port bound, after start(). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Listens; rejects when the address cannot be bound. */
+  async start(): Promise<void> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.opts.port, this.opts.bind, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    this.boundPort = addr && typeof addr !== "string" ? addr.port : this.opts.port;
+    this.log.info({ bind: this.opts.bind, port: this.boundPort }, "health server listening");
+  }
+
+  /** Stops listening and closes open connections. Safe twice. */
+  stop(): Promise<void> {
+    this.stopping ??= new Promise<void>((resolve) => {
+      const server = this.server;
+      if (!server?.listening) return resolve();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    return this.stopping;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? "/").split("?")[0];
+    const head = req.method === "HEAD";
+    if (req.method !== "GET" && !head) return send(res, 405, "text/plain", "method not allowed\n", head, { allow: "GET, HEAD" });
+    if (path === "/healthz") {
+      let report: HealthReport;
+      try {
+        report = this.opts.health();
+      } catch (err) {
+        report = { healthy: false, reasons: [`health check failed: ${(err as Error).message}`] };
+      }
+      const body = report.healthy
+        ? { status: "ok", ...report.details }
+        : { status: "unhealthy", reasons: report.reasons, ...report.details };
+      return send(res, report.healthy ? 200 : 503, "application/json", JSON.stringify(body) + "\n", head);
+    }
+    if (path === "/metrics") {
+      try {
+        return send(res, 200, METRICS_CONTENT_TYPE, await this.opts.metrics.render(), head);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, "metrics rendering failed");
+        return send(res, 500, "text/plain", "metrics rendering failed\n", head);
+      }
+    }
+    send(res, 404, "text/plain", "not found: try /healthz or /metrics\n", head);
+  }
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string, head: boolean, extra: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body), "cache-control": "no-store", ...extra });
+  res.end(head ? undefined : body);
+}
