@@ -1,25 +1,13 @@
-import { readFileSync } from "node:fs";
-import { connect, type IClientOptions, type MqttClient } from "mqtt";
+import { connect, type MqttClient } from "mqtt";
 import type { MqttConfig } from "../config/schema.js";
 import type { Logger } from "../service/logger.js";
 import type { Decision } from "../types.js";
-import { readMqttPassword, redactUrl } from "./credentials.js";
+import { redactUrl } from "./credentials.js";
+import { clientOptions, isPermanent, MqttConnectError } from "./mqttOptions.js";
 import { MemorySpool, type ResultSpool, type SpooledMessage } from "./resultSpool.js";
 import { resultPayload, resultTopic, statusPayload, statusTopic, thumbnailTopic, type CameraStatus, type PublisherIdentity } from "./topics.js";
 
-/** The broker refused us for good (bad credentials, untrusted certificate) or a TLS file is unreadable. */
-export class MqttConnectError extends Error {
-  constructor(
-    message: string,
-    /** Broker URL, credentials removed. */
-    readonly url: string,
-    /** CONNACK return code or TLS/socket error code, when there is one. */
-    readonly code?: string | number,
-  ) {
-    super(message);
-    this.name = "MqttConnectError";
-  }
-}
+export { MqttConnectError };
 
 /** What {@link MqttPublisher} needs. */
 export interface MqttPublisherOptions {
@@ -106,7 +94,7 @@ export class MqttPublisher {
    * not verify, or a TLS file cannot be read; {@link CredentialError} when the password cannot be read.
    */
   async start(): Promise<void> {
-    const options = this.clientOptions();
+    const options = clientOptions({ mqtt: this.opts.mqtt, url: this.url, base_topic: this.opts.base_topic, identity: this.opts.identity, cameras: this.cameras, env: this.opts.env ?? process.env });
     const url = redactUrl(this.url);
     this.log.info({ url, client_id: options.clientId, username: options.username }, "connecting to the MQTT broker");
     const client = connect(this.url, options);
@@ -165,6 +153,15 @@ export class MqttPublisher {
     });
   }
 
+  /**
+   * Publishes the retained online status only when a camera's state changed since the last
+   * one; cheap to call every second from a supervision tick.
+   */
+  updateCameras(cameras: readonly CameraStatus[]): void {
+    const same = cameras.length === this.cameras.length && cameras.every((c, i) => c.id === this.cameras[i].id && c.kind === this.cameras[i].kind && c.state === this.cameras[i].state);
+    if (!same) this.publishStatus(cameras);
+  }
+
   /** Records the cameras' states and publishes the retained online status (now, or on the next connect). */
   publishStatus(cameras: readonly CameraStatus[]): void {
     this.cameras = [...cameras];
@@ -200,37 +197,6 @@ export class MqttPublisher {
     }
     if (this.spool.size() > 0) this.log.warn({ waiting: this.spool.size() }, "results left undelivered in the spool");
     this.log.info(this.stats(), "MQTT publisher stopped");
-  }
-
-  private clientOptions(): IClientOptions {
-    const m = this.opts.mqtt;
-    const offline = statusPayload("offline", this.opts.identity, this.cameras);
-    const readTls = (what: string, path: string | undefined) => {
-      if (!path) return undefined;
-      try {
-        return readFileSync(path);
-      } catch (err) {
-        throw new MqttConnectError(`cannot read mqtt.tls.${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, redactUrl(this.url), (err as NodeJS.ErrnoException).code);
-      }
-    };
-    return {
-      clientId: m.client_id ?? `linewatch-${this.opts.identity.device}`,
-      username: m.username,
-      password: readMqttPassword(m, this.opts.env ?? process.env),
-      keepalive: m.keepalive_s,
-      clean: true,
-      protocolVersion: 4, // aedes (the embedded broker) speaks MQTT 3.1.1 only
-      reconnectPeriod: 1000,
-      connectTimeout: 10_000,
-      // A refused CONNACK after start (password rotated, ACL changed) must not stop retries for good.
-      reconnectOnConnackError: true,
-      queueQoSZero: false,
-      will: { topic: statusTopic(this.opts.base_topic, this.opts.identity.device), payload: Buffer.from(JSON.stringify(offline)), qos: 1, retain: true },
-      ca: readTls("ca", m.tls?.ca),
-      cert: readTls("cert", m.tls?.cert),
-      key: readTls("key", m.tls?.key),
-      rejectUnauthorized: m.tls?.reject_unauthorized ?? true,
-    };
   }
 
   private onConnect(): void {
@@ -279,10 +245,4 @@ export class MqttPublisher {
       this.draining = false;
     }
   }
-}
-
-/** Errors that retrying will not fix: a refused CONNACK for credentials, or a certificate that does not verify. */
-function isPermanent(err: Error & { code?: string | number }): boolean {
-  if (typeof err.code === "number") return [2, 4, 5, 134, 135, 138].includes(err.code);
-  return typeof err.code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(err.code);
 }

@@ -8,7 +8,7 @@ import { METRICS_CONTENT_TYPE, type MetricsRegistry } from "./metrics.js";
  */
 export interface HealthReport {
   /** true answers 200, false 503. */
-  healthy: boolean;
+  ok: boolean;
   /** Why not healthy, one line each (e.g. "camera cam_a: no frame for 6.2 s"); empty when healthy. */
   reasons: string[];
   /** Extra JSON shown as is in the answer, e.g. per-camera state, model, mqtt connected. */
@@ -22,9 +22,9 @@ export interface HealthServerOptions {
   /** TCP port; 0 picks a free one (see {@link HealthServer.port}). */
   port: number;
   /** Called on every GET /healthz. */
-  health: () => HealthReport;
-  /** Rendered on every GET /metrics. */
-  metrics: MetricsRegistry;
+  report: () => HealthReport;
+  /** Rendered on every GET /metrics: a {@link MetricsRegistry}. */
+  metrics: Pick<MetricsRegistry, "render">;
   log: Logger;
 }
 
@@ -81,14 +81,14 @@ export class HealthServer {
     if (path === "/healthz") {
       let report: HealthReport;
       try {
-        report = this.opts.health();
+        report = this.opts.report();
       } catch (err) {
-        report = { healthy: false, reasons: [`health check failed: ${(err as Error).message}`] };
+        report = { ok: false, reasons: [`health check failed: ${(err as Error).message}`] };
       }
-      const body = report.healthy
+      const body = report.ok
         ? { status: "ok", ...report.details }
         : { status: "unhealthy", reasons: report.reasons, ...report.details };
-      return send(res, report.healthy ? 200 : 503, "application/json", JSON.stringify(body) + "\n", head);
+      return send(res, report.ok ? 200 : 503, "application/json", JSON.stringify(body) + "\n", head);
     }
     if (path === "/metrics") {
       try {

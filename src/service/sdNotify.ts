@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import type { Logger } from "./logger.js";
+import { createLogger, type Logger } from "./logger.js";
 
 /** Sends one notify message (newline-separated `KEY=VALUE` lines) to the socket in `env.NOTIFY_SOCKET`. */
 export type NotifySender = (message: string, env: NodeJS.ProcessEnv) => Promise<void>;
@@ -132,4 +132,20 @@ export class SdNotify {
     );
     return this.chain;
   }
+}
+
+let shared: SdNotify | undefined;
+
+/**
+ * Sends `KEY=VALUE` lines (e.g. "READY=1", "STATUS=inspecting") with one process-wide
+ * {@link SdNotify} on process.env; a no-op without $NOTIFY_SOCKET. Failures are logged, not thrown.
+ */
+export function sdNotify(...lines: string[]): Promise<void> {
+  shared ??= new SdNotify({ log: createLogger("info") });
+  const fields: Record<string, string> = {};
+  for (const l of lines) {
+    const eq = l.indexOf("=");
+    if (eq > 0) fields[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  return shared.notify(fields);
 }

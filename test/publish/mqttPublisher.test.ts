@@ -79,6 +79,27 @@ describe("MqttPublisher against a real mosquitto", () => {
     }
   });
 
+  it("updateCameras() republishes the status only when a camera's state changes", async () => {
+    const pub = publisher(broker.url);
+    await pub.start();
+    const sub = await subscribe(broker.url, "linewatch/line1/status");
+    try {
+      await sub.waitFor((m) => json<StatusPayload>(m.payload).state === "online");
+      pub.updateCameras(cameras);
+      pub.updateCameras(cameras);
+      const down = cameras.map((c) => (c.id === "cam_b" ? { ...c, state: "down" as const } : c));
+      pub.updateCameras(down);
+      pub.updateCameras(down);
+      const m = await sub.waitFor((x) => json<StatusPayload>(x.payload).cameras[1].state === "down");
+      assert.ok(validStatus(json(m.payload)));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(sub.messages.length, 2, "the first online status and one change");
+    } finally {
+      await sub.close();
+      await pub.stop();
+    }
+  });
+
   it("stop() leaves a retained offline status and is safe twice", async () => {
     const pub = publisher(broker.url);
     await pub.start();

@@ -8,18 +8,18 @@ import { parsePromText } from "./promText.js";
 
 describe("HealthServer", () => {
   it("answers /healthz 200 or 503 from the report, /metrics in the text format, 404 otherwise", async () => {
-    let report: HealthReport = { healthy: true, reasons: [], details: { cameras: { cam_a: "up" } } };
+    let report: HealthReport = { ok: true, reasons: [], details: { cameras: { cam_a: "up" } } };
     const metrics = new MetricsRegistry();
     metrics.counter("linewatch_frames_decided_total", "Frames decided").inc({ camera: "cam_a", verdict: "pass" });
     metrics.registerCollector(systemCollector({ ttl_ms: 60_000 }));
-    const server = new HealthServer({ bind: "127.0.0.1", port: 0, health: () => report, metrics, log: captureLogger().log });
+    const server = new HealthServer({ bind: "127.0.0.1", port: 0, report: () => report, metrics, log: captureLogger().log });
     await server.start();
     const base = `http://127.0.0.1:${server.port}`;
     try {
       let res = await fetch(`${base}/healthz`);
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { status: "ok", cameras: { cam_a: "up" } });
-      report = { healthy: false, reasons: ["camera cam_a: no frame for 6.0 s"], details: { cameras: { cam_a: "down" } } };
+      report = { ok: false, reasons: ["camera cam_a: no frame for 6.0 s"], details: { cameras: { cam_a: "down" } } };
       res = await fetch(`${base}/healthz`);
       assert.equal(res.status, 503);
       assert.deepEqual(await res.json(), { status: "unhealthy", reasons: ["camera cam_a: no frame for 6.0 s"], cameras: { cam_a: "down" } });
@@ -44,7 +44,7 @@ describe("HealthServer", () => {
   });
 
   it("answers 503 when the health callback throws", async () => {
-    const server = new HealthServer({ bind: "127.0.0.1", port: 0, health: () => { throw new Error("boom"); }, metrics: new MetricsRegistry(), log: captureLogger().log });
+    const server = new HealthServer({ bind: "127.0.0.1", port: 0, report: () => { throw new Error("boom"); }, metrics: new MetricsRegistry(), log: captureLogger().log });
     await server.start();
     try {
       const res = await fetch(`http://127.0.0.1:${server.port}/healthz`);
