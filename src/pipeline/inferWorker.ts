@@ -30,7 +30,8 @@ async function init(req: Extract<WorkerRequest, { op: "init" }>): Promise<InitRe
       session = await ort.InferenceSession.create(req.modelPath, {
         executionProviders: [providerOption(p)],
         graphOptimizationLevel: "all",
-        intraOpNumThreads: req.threads || undefined,
+        // 0 lets ONNX Runtime choose; the binding rejects an explicit undefined.
+        ...(req.threads > 0 ? { intraOpNumThreads: req.threads } : {}),
         interOpNumThreads: 1,
         executionMode: "sequential",
       });

@@ -62,7 +62,19 @@ export interface BatchResult {
   ms: number;
 }
 
-const workerUrl = new URL(`./inferWorker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
+const fromSource = import.meta.url.endsWith(".ts");
+const workerUrl = new URL(`./inferWorker${fromSource ? ".ts" : ".js"}`, import.meta.url);
+
+/**
+ * The worker's entry. Built code runs inferWorker.js directly; from source (tests under tsx) a
+ * worker does not inherit tsx's loader hooks, so a tiny ESM bootstrap registers them first.
+ */
+function workerEntry(): URL {
+  if (!fromSource) return workerUrl;
+  const api = import.meta.resolve("tsx/esm/api");
+  const code = `import { register } from ${JSON.stringify(api)}; register(); await import(${JSON.stringify(workerUrl.href)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+}
 
 /**
  * The ONNX model behind a worker thread. `open()` loads it with the first execution provider that
@@ -100,7 +112,7 @@ export class InferenceEngine {
 
   private async start(): Promise<void> {
     const m = this.manifest;
-    this.worker = new Worker(workerUrl);
+    this.worker = new Worker(workerEntry());
     this.worker.on("message", (msg: WorkerReply) => this.onMessage(msg));
     this.worker.on("error", (err) => this.onExit(err));
     this.worker.on("exit", (code) => this.onExit(new Error(`inference worker exited with code ${code}`)));

@@ -1,0 +1,111 @@
+/**
+ * Maps the stages' stats() onto /metrics. Lives beside main.ts, the only place that knows every
+ * stage: the stages only expose counters, this file names them for Prometheus.
+ */
+import type { CameraPipelineStats } from "./pipeline/pipeline.js";
+import type { PublisherStats } from "./publish/mqttPublisher.js";
+import type { CollectedMetric, MetricsRegistry } from "./service/metrics.js";
+import { systemCollector } from "./service/systemMetrics.js";
+import type { Decision } from "./types.js";
+
+/** What the metrics read of a camera. */
+export interface CameraCounters {
+  id: string;
+  state: string;
+  frames: number;
+  dropped: number;
+  errors: number;
+  restarts: number;
+}
+
+/** Where the metrics read their counters. */
+export interface MetricSources {
+  cameras: () => CameraCounters[];
+  pipeline: (camera: string) => CameraPipelineStats;
+  inflight: () => number;
+  publisher: () => PublisherStats | null;
+  thumbnails: () => { rendered: number; skipped: number; errors: number };
+}
+
+const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** The daemon's metrics: histograms fed as things happen, counters read at scrape time. */
+export class DaemonMetrics {
+  private readonly latency;
+  private readonly inference;
+  private readonly batch;
+  private readonly fpsState = new Map<string, { frames: number; at: number; fps: number }>();
+
+  constructor(
+    readonly registry: MetricsRegistry,
+    private readonly sources: MetricSources,
+  ) {
+    this.latency = registry.histogram("linewatch_latency_seconds", "Capture to published result, seconds", SECONDS);
+    this.inference = registry.histogram("linewatch_inference_seconds", "Model time per batch, seconds", SECONDS);
+    this.batch = registry.histogram("linewatch_batch_tiles", "Tiles per inference batch", [1, 2, 4, 8, 16, 32, 64, 128]);
+    registry.registerCollector(() => this.collect());
+    registry.registerCollector(systemCollector());
+  }
+
+  observeBatch(tiles: number, ms: number): void {
+    this.batch.observe(tiles);
+    this.inference.observe(ms / 1000);
+  }
+
+  observeDecision(_d: Decision, latencyMs: number): void {
+    this.latency.observe(latencyMs / 1000);
+  }
+
+  private fps(id: string, frames: number): number {
+    const now = performance.now();
+    const s = this.fpsState.get(id);
+    if (!s) {
+      this.fpsState.set(id, { frames, at: now, fps: 0 });
+      return 0;
+    }
+    // Rate since the last scrape, kept at least 1 s apart so two quick scrapes do not read 0.
+    if (now - s.at >= 1000) {
+      s.fps = ((frames - s.frames) * 1000) / (now - s.at);
+      s.frames = frames;
+      s.at = now;
+    }
+    return s.fps;
+  }
+
+  private collect(): CollectedMetric[] {
+    const cams = this.sources.cameras();
+    const per = (name: string, help: string, type: "counter" | "gauge", value: (c: CameraCounters, p: CameraPipelineStats) => number): CollectedMetric => ({
+      name, help, type,
+      samples: cams.map((c) => ({ labels: { camera: c.id }, value: value(c, this.sources.pipeline(c.id)) })),
+    });
+    const pub = this.sources.publisher();
+    const thumbs = this.sources.thumbnails();
+    return [
+      per("linewatch_camera_up", "1 while the camera delivers frames", "gauge", (c) => (c.state === "running" ? 1 : 0)),
+      per("linewatch_camera_fps", "Frames per second delivered by the camera, since the last scrape", "gauge", (c) => this.fps(c.id, c.frames)),
+      per("linewatch_camera_frames_total", "Frames delivered by capture", "counter", (c) => c.frames),
+      per("linewatch_camera_restarts_total", "Capture restarts after errors", "counter", (c) => c.restarts),
+      per("linewatch_camera_errors_total", "Capture errors", "counter", (c) => c.errors),
+      per("linewatch_frames_dropped_total", "Frames dropped because inference fell behind (oldest first), plus frames capture dropped", "counter", (c, p) => p.dropped + c.dropped),
+      per("linewatch_frames_bad_total", "Frames skipped as malformed (size, format)", "counter", (_c, p) => p.bad_frames),
+      per("linewatch_frames_failed_total", "Frames whose inference failed", "counter", (_c, p) => p.inference_errors),
+      per("linewatch_frames_decided_total", "Frames decided", "counter", (_c, p) => p.decided),
+      per("linewatch_queue_depth", "Frames waiting for inference", "gauge", (_c, p) => p.waiting),
+      {
+        name: "linewatch_verdicts_total", help: "Verdicts by camera and verdict", type: "counter",
+        samples: cams.flatMap((c) => {
+          const p = this.sources.pipeline(c.id);
+          return [{ labels: { camera: c.id, verdict: "pass" }, value: p.pass }, { labels: { camera: c.id, verdict: "fail" }, value: p.fail }];
+        }),
+      },
+      { name: "linewatch_inflight_frames", help: "Frames in inference now", type: "gauge", samples: [{ value: this.sources.inflight() }] },
+      { name: "linewatch_mqtt_connected", help: "1 while connected to the broker", type: "gauge", samples: [{ value: pub?.connected ? 1 : 0 }] },
+      { name: "linewatch_mqtt_published_total", help: "Results acknowledged by the broker", type: "counter", samples: [{ value: pub?.published ?? 0 }] },
+      { name: "linewatch_mqtt_publish_errors_total", help: "Result publishes that failed (then spooled)", type: "counter", samples: [{ value: pub?.publish_errors ?? 0 }] },
+      { name: "linewatch_spool_depth", help: "Results waiting in the spool", type: "gauge", samples: [{ value: pub?.spool_depth ?? 0 }] },
+      { name: "linewatch_spool_dropped_total", help: "Results the spool dropped when full or too old", type: "counter", samples: [{ value: pub?.spool_dropped ?? 0 }] },
+      { name: "linewatch_thumbnails_total", help: "Thumbnails rendered", type: "counter", samples: [{ value: thumbs.rendered }] },
+      { name: "linewatch_thumbnails_dropped_total", help: "Thumbnails not sent (socket backed up or broker away)", type: "counter", samples: [{ value: pub?.thumbnails_dropped ?? 0 }] },
+    ];
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The composition root: loads nothing itself but wires the stages it is handed a config for.
+ * Start: broker (with last will) -> model warm-up -> pipeline -> cameras -> health -> READY=1.
+ * Stop, in reverse, each step guarded, under one deadline.
+ */
+import { merge, Subject, takeUntil, type Subscription } from "rxjs";
+import { Camera } from "./capture/camera.js";
+import type { Config } from "./config/schema.js";
+import { InferenceEngine } from "./pipeline/inferenceEngine.js";
+import { InspectionPipeline } from "./pipeline/pipeline.js";
+import { EmbeddedBroker } from "./publish/embeddedBroker.js";
+import { MqttPublisher } from "./publish/mqttPublisher.js";
+import { ThumbnailRenderer } from "./publish/thumbnail.js";
+import type { CameraStatus } from "./publish/topics.js";
+import { DaemonMetrics } from "./daemonMetrics.js";
+import { ReferenceStore } from "./pipeline/referenceStore.js";
+import { HealthServer, type HealthReport } from "./service/healthServer.js";
+import type { Logger } from "./service/logger.js";
+import { MetricsRegistry } from "./service/metrics.js";
+import { SdNotify } from "./service/sdNotify.js";
+import type { Decision } from "./types.js";
+import { version } from "./version.js";
+
+/** The running daemon. `start()` and `stop()` as every component: stop is safe twice. */
+export class Daemon {
+  readonly registry = new MetricsRegistry();
+  private metrics: DaemonMetrics | null = null;
+  private readonly notify: SdNotify;
+  private readonly references: ReferenceStore;
+  private thumbs: ThumbnailRenderer;
+  private broker: EmbeddedBroker | null = null;
+  private publisher: MqttPublisher | null = null;
+  private engine: InferenceEngine | null = null;
+  private pipeline: InspectionPipeline | null = null;
+  private cameras: Camera[] = [];
+  private health: HealthServer | null = null;
+  private readonly stop$ = new Subject<void>();
+  private decisions: Subscription | null = null;
+  private drained: Promise<void> = Promise.resolve();
+  private stopping: Promise<void> | null = null;
+  private readonly startedAt = Date.now();
+  private lastProgress = performance.now();
+  private supervisor: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly cfg: Config,
+    private readonly log: Logger,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.notify = new SdNotify({ log, env });
+    this.references = new ReferenceStore(cfg.state_dir);
+    this.thumbs = new ThumbnailRenderer(cfg.mqtt.thumbnail);
+  }
+
+  /** The health server's port once started (0 in the config picks a free one). */
+  get healthPort(): number {
+    return this.health?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const { cfg, log } = this;
+    const mainLog = log.child({ mod: "main" });
+    if (cfg.mqtt.url === "embedded") {
+      this.broker = new EmbeddedBroker({ host: cfg.mqtt.embedded_host, port: cfg.mqtt.embedded_port, log });
+      await this.broker.start();
+    }
+    this.engine = await InferenceEngine.open(cfg.model, log.child({ mod: "model" }));
+    const model = { name: this.engine.manifest.name, version: this.engine.manifest.version };
+    this.cameras = cfg.cameras.map((c) => new Camera(c, log.child({ mod: "capture", camera: c.id })));
+    this.publisher = new MqttPublisher({
+      mqtt: cfg.mqtt,
+      base_topic: cfg.base_topic,
+      identity: { device: cfg.device_id, version, model, started_at: this.startedAt },
+      cameras: this.cameraStatus(),
+      log,
+      url: this.broker?.url,
+    });
+    await this.publisher.start();
+    this.pipeline = new InspectionPipeline({
+      cameras: cfg.cameras,
+      settings: cfg.pipeline,
+      engine: this.engine,
+      log: log.child({ mod: "pipeline" }),
+      onBatch: (tiles, ms) => this.metrics?.observeBatch(tiles, ms),
+    });
+    this.loadReferences();
+    const frames$ = merge(...this.cameras.map((c) => c.frames$)).pipe(takeUntil(this.stop$));
+    this.drained = new Promise<void>((resolve) => {
+      this.decisions = this.pipeline!.connect(frames$).subscribe({
+        next: (d) => this.onDecision(d),
+        error: (err: Error) => {
+          mainLog.fatal({ err: err.message }, "the pipeline failed");
+          resolve();
+          void this.stop().then(() => process.exit(1));
+        },
+        complete: resolve,
+      });
+    });
+    const pipeline = this.pipeline;
+    this.metrics = new DaemonMetrics(this.registry, {
+      cameras: () => this.cameras.map((c) => c.stats()),
+      pipeline: (id) => pipeline.stats(id),
+      inflight: () => pipeline.inflight,
+      publisher: () => this.publisher?.stats() ?? null,
+      thumbnails: () => this.thumbs.stats(),
+    });
+    for (const c of this.cameras) await c.start();
+    this.health = new HealthServer({ ...cfg.health, report: () => this.healthReport(), metrics: this.registry, log });
+    await this.health.start();
+    this.supervisor = setInterval(() => this.tick(), 1000);
+    this.supervisor.unref();
+    this.notify.startWatchdog(() => this.progressing());
+    await this.notify.ready(`inspecting ${this.cameras.length} camera(s) with ${model.name} ${model.version} on ${this.engine.provider}`);
+    mainLog.info({ cameras: this.cameras.length, provider: this.engine.provider, health_port: this.health.port }, "linewatch is running");
+  }
+
+  private onDecision(d: Decision): void {
+    this.lastProgress = performance.now();
+    this.publisher!.publishResult(d);
+    this.metrics?.observeDecision(d, performance.now() - d.captured_mono);
+    // Thumbnails are rendered off the result path, at most one per camera per interval.
+    if (this.thumbs.due(d.camera)) {
+      this.thumbs.render(d).then(
+        (jpeg) => jpeg && this.publisher?.publishThumbnail(d.camera, jpeg),
+        (err: Error) => this.log.warn({ camera: d.camera, err: err.message }, "thumbnail failed"),
+      );
+    }
+  }
+
+  /** The pipeline progresses when it has nothing in flight or decided a frame within 10 s. */
+  private progressing(): boolean {
+    return (this.pipeline?.inflight ?? 0) === 0 || performance.now() - this.lastProgress < 10_000;
+  }
+
+  /** Once a second: camera states into the retained status, new references from disk. */
+  private tick(): void {
+    this.publisher?.updateCameras(this.cameraStatus());
+    this.loadReferences();
+  }
+
+  /** Applies references that appeared, changed or went under the state directory. */
+  private loadReferences(): void {
+    for (const c of this.cfg.cameras) {
+      if (!this.references.changed(c.id)) continue;
+      try {
+        const ref = this.references.load(c.id);
+        const m = this.engine!.manifest;
+        if (ref && (ref.model.name !== m.name || ref.model.version !== m.version)) {
+          this.log.warn({ camera: c.id, reference_model: ref.model, model: { name: m.name, version: m.version } }, "reference was built with another model; not used (enrol again)");
+          this.pipeline!.setReference(c.id, null);
+          continue;
+        }
+        this.pipeline!.setReference(c.id, ref);
+        this.log.info({ camera: c.id, shots: ref?.shots ?? 0 }, ref ? "few-shot reference in use" : "few-shot reference removed");
+      } catch (err) {
+        this.log.error({ camera: c.id, file: this.references.path(c.id), err: (err as Error).message }, "reference unreadable; the camera runs without one");
+        this.pipeline!.setReference(c.id, null);
+      }
+    }
+  }
+
+  private cameraStatus(): CameraStatus[] {
+    return this.cameras.map((c) => {
+      const s = c.stats();
+      return { id: s.id, kind: s.kind, state: s.state === "running" ? "up" : s.state === "starting" ? "starting" : s.state === "stopped" ? "stopped" : "down" };
+    });
+  }
+
+  /** 200 only while the model is loaded and every camera delivered a frame recently. */
+  healthReport(): HealthReport {
+    const reasons: string[] = [];
+    if (!this.engine?.provider) reasons.push("model not loaded");
+    if (this.stopping) reasons.push("stopping");
+    const now = Date.now();
+    const cameras = this.cameras.map((c) => {
+      const s = c.stats();
+      const cfg = this.cfg.cameras.find((x) => x.id === s.id)!;
+      const age = s.last_frame_at === null ? null : now - s.last_frame_at;
+      if (age === null || age > cfg.stale_after_ms) reasons.push(`camera ${s.id} ${s.state}: ${age === null ? "no frame yet" : `no frame for ${Math.round(age / 1000)} s`}${s.last_error ? ` (${s.last_error})` : ""}`);
+      return { ...s, last_frame_age_ms: age };
+    });
+    return {
+      ok: reasons.length === 0,
+      reasons,
+      details: { version, device: this.cfg.device_id, model: this.engine?.manifest.name ?? null, provider: this.engine?.provider ?? null, mqtt_connected: this.publisher?.stats().connected ?? false, cameras },
+    };
+  }
+
+  /** Stops capture, decides what is in flight, publishes offline, closes; within `deadlineMs`. */
+  stop(deadlineMs = 20_000): Promise<void> {
+    this.stopping ??= this.doStop(deadlineMs);
+    return this.stopping;
+  }
+
+  private async doStop(deadlineMs: number): Promise<void> {
+    const t0 = performance.now();
+    const left = () => Math.max(0, deadlineMs - (performance.now() - t0));
+    const step = async (name: string, fn: () => Promise<unknown> | unknown, share = 1) => {
+      try {
+        await Promise.race([fn(), new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out`)), left() * share).unref())]);
+      } catch (err) {
+        this.log.warn({ step: name, err: (err as Error).message }, "shutdown step failed");
+      }
+    };
+    await this.notify.stopping();
+    this.notify.stopWatchdog();
+    if (this.supervisor) clearInterval(this.supervisor);
+    await step("cameras", () => Promise.all(this.cameras.map((c) => c.stop())), 0.3);
+    this.stop$.next();
+    await step("drain pipeline", () => this.drained, 0.4);
+    this.decisions?.unsubscribe();
+    await step("mqtt", () => this.publisher?.stop(), 0.5);
+    await step("model", () => this.engine?.close(), 0.5);
+    await step("health", () => this.health?.stop(), 0.5);
+    await step("broker", () => this.broker?.stop(), 1);
+    this.log.info({ ms: Math.round(performance.now() - t0) }, "linewatch stopped");
+  }
+}

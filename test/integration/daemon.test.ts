@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { connect, type MqttClient } from "mqtt";
+import sharp from "sharp";
+import { freePort, startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
+import { startDaemon, type RunningDaemon } from "../helpers/daemon.js";
+
+const demoDir = resolve("demo/images");
+const demoImages = readdirSync(demoDir).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
+/** The truth is in each demo image's name: NNN_<type>_<original>.jpg, type 'good' for a good part. */
+const truth = demoImages.map((f) => (f.split("_")[1] === "good" ? "pass" : "fail"));
+
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+const validateResult = ajv.compile(JSON.parse(readFileSync("schemas/result.schema.json", "utf8")));
+const validateStatus = ajv.compile(JSON.parse(readFileSync("schemas/status.schema.json", "utf8")));
+
+interface Received {
+  topic: string;
+  payload: Buffer;
+  retain: boolean;
+}
+
+describe("the daemon end to end on real parts", { timeout: 180_000 }, () => {
+  let broker: RunningMosquitto;
+  let daemon: RunningDaemon;
+  let sub: MqttClient;
+  let healthPort: number;
+  const got: Received[] = [];
+  const device = "itest";
+  const thumbWidth = 200;
+
+  before(async () => {
+    broker = await startMosquitto();
+    sub = connect(broker.url, { clientId: "plc-gateway", clean: true });
+    sub.on("message", (topic, payload, packet) => got.push({ topic, payload, retain: packet.retain }));
+    await new Promise<void>((r) => sub.on("connect", () => sub.subscribe(`linewatch/${device}/#`, { qos: 1 }, () => r())));
+    healthPort = await freePort();
+    daemon = startDaemon({
+      device_id: device,
+      cameras: [
+        { id: "parts", kind: "images", path: demoDir, loop: true, fps: 4 },
+        { id: "synthetic", kind: "test", width: 320, height: 240, fps: 2, tiling: { mode: "grid", tile: 128, overlap: 16 } },
+      ],
+      mqtt: { url: broker.url, keepalive_s: 5, thumbnail: { width: thumbWidth, interval_ms: 0 } },
+      health: { port: healthPort },
+      model: { providers: [{ kind: "cpu" }], threads: 1 },
+    });
+    // Every demo image once, plus a few synthetic frames.
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      const results = got.filter((m) => m.topic.endsWith("/parts/result"));
+      if (results.length >= demoImages.length && got.some((m) => m.topic.endsWith("/synthetic/result"))) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  });
+
+  after(async () => {
+    daemon?.proc.kill("SIGKILL");
+    sub?.end(true);
+    await broker?.stop();
+  });
+
+  it("publishes a schema-valid result for every frame, in order, with verdicts matching the known images", () => {
+    const results = got.filter((m) => m.topic === `linewatch/${device}/parts/result`).map((m) => JSON.parse(m.payload.toString()));
+    assert.ok(results.length >= demoImages.length, `only ${results.length} results of ${demoImages.length} images; log: ${JSON.stringify(daemon.logs.slice(-5))}`);
+    for (const r of results) assert.ok(validateResult(r), JSON.stringify(validateResult.errors));
+    const first = results.slice(0, demoImages.length);
+    // No frame lost: sequence numbers are 0..n-1 in order.
+    assert.deepEqual(first.map((r) => r.seq), demoImages.map((_, i) => i));
+    const wrong = first.filter((r, i) => r.verdict !== truth[i]).map((r) => `${demoImages[r.seq]}: ${r.verdict} (score ${r.score.toFixed(2)}, threshold ${r.threshold.toFixed(2)})`);
+    assert.deepEqual(wrong, [], "verdicts that disagree with the images' truth");
+    for (const r of first.filter((x) => x.verdict === "fail")) assert.ok(r.regions.length > 0, `${r.frame_id} failed without a region`);
+  });
+
+  it("publishes results from the second camera too", () => {
+    const synth = got.filter((m) => m.topic === `linewatch/${device}/synthetic/result`).map((m) => JSON.parse(m.payload.toString()));
+    assert.ok(synth.length > 0);
+    for (const r of synth) {
+      assert.ok(validateResult(r), JSON.stringify(validateResult.errors));
+      assert.deepEqual(r.roi, { x: 0, y: 0, width: 320, height: 240 });
+    }
+  });
+
+  it("publishes thumbnails that decode as JPEG of the configured width", async () => {
+    const thumbs = got.filter((m) => m.topic === `linewatch/${device}/parts/thumbnail`);
+    assert.ok(thumbs.length > 0, "no thumbnail");
+    const meta = await sharp(thumbs[0].payload).metadata();
+    assert.equal(meta.format, "jpeg");
+    assert.equal(meta.width, thumbWidth);
+  });
+
+  it("answers /healthz with 200 and /metrics with the counters", async () => {
+    const h = await fetch(`http://127.0.0.1:${healthPort}/healthz`);
+    const body = await h.text();
+    assert.equal(h.status, 200, body);
+    const m = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+    for (const name of ["linewatch_frames_decided_total", "linewatch_inference_seconds_bucket", "linewatch_mqtt_connected", "linewatch_camera_fps", "linewatch_frames_dropped_total"]) assert.match(m, new RegExp(`^${name}`, "m"));
+    assert.match(m, /linewatch_verdicts_total\{camera="parts",verdict="fail"\} [1-9]/);
+  });
+
+  it("keeps a retained online status that the last will turns offline on SIGKILL", async () => {
+    const statusTopic = `linewatch/${device}/status`;
+    const check = connect(broker.url, { clientId: "status-check" });
+    const first = await new Promise<Record<string, unknown>>((r) => {
+      check.on("message", (t, p, packet) => {
+        if (t === statusTopic && packet.retain) r(JSON.parse(p.toString()));
+      });
+      check.on("connect", () => check.subscribe(statusTopic, { qos: 1 }));
+    });
+    assert.ok(validateStatus(first), JSON.stringify(validateStatus.errors));
+    assert.equal(first.state, "online");
+    const offline = new Promise<Record<string, unknown>>((r) =>
+      check.on("message", (t, p) => {
+        const s = JSON.parse(p.toString());
+        if (t === statusTopic && s.state === "offline") r(s);
+      }),
+    );
+    daemon.proc.kill("SIGKILL");
+    const s = await offline;
+    assert.ok(validateStatus(s), JSON.stringify(validateStatus.errors));
+    check.end(true);
+  });
+});
