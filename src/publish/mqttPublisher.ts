@@ -19,7 +19,7 @@ export interface MqttPublisherOptions {
   log: Logger;
   /** Broker URL to use instead of `mqtt.url`, e.g. {@link EmbeddedBroker.url}. */
   url?: string;
-  /** Where undeliverable results wait; an in-memory spool of 64 MiB when omitted. */
+  /** Where results wait for the broker's PUBACK: a {@link DiskSpool} survives restarts; an in-memory spool of 64 MiB when omitted. */
   spool?: ResultSpool;
   /** Environment for password_env and $CREDENTIALS_DIRECTORY; process.env when omitted. */
   env?: NodeJS.ProcessEnv;
@@ -34,9 +34,9 @@ export interface PublisherStats {
   connected: boolean;
   /** Results acknowledged by the broker (PUBACK). */
   published: number;
-  /** Publishes that failed (the result was spooled). */
+  /** Publishes that failed (the results stay in the spool and are sent again). */
   publish_errors: number;
-  /** Results put in the spool because the broker was unreachable or older ones still waited. */
+  /** Results that arrived while the broker was unreachable (they wait in the spool). */
   spooled: number;
   /** Results waiting in the spool now. */
   spool_depth: number;
@@ -63,7 +63,7 @@ export class MqttPublisher {
   private cameras: CameraStatus[];
   private readonly spool: ResultSpool;
   private readonly log: Logger;
-  private draining = false;
+  private draining: Promise<void> | undefined;
   private connections = 0;
   private lastError = "";
   private up = false;
@@ -124,20 +124,20 @@ export class MqttPublisher {
     }
   }
 
-  /** Publishes one decision on its camera's result topic (QoS 1); spools it when the broker cannot take it. */
+  /**
+   * Queues one decision for its camera's result topic (QoS 1). Every result goes through the
+   * spool and leaves it on the broker's PUBACK, so results keep their order per camera and a
+   * disk spool keeps them across a broker outage or a restart.
+   */
   publishResult(decision: Decision): void {
     const topic = resultTopic(this.opts.base_topic, this.opts.identity.device, decision.camera);
     const payload = Buffer.from(JSON.stringify(resultPayload(decision, this.opts.identity)));
     const msg: SpooledMessage = { topic, payload, camera: decision.camera, seq: decision.seq, queued_at: Date.now() };
-    const client = this.mqttClient;
-    // Results still in the spool go first, so a live one never overtakes them.
-    if (!client?.connected || this.draining || this.spool.size() > 0 || this.stopping) return this.toSpool(msg);
-    client.publish(topic, payload, { qos: 1 }, (err) => {
-      if (!err) return void this.counts.published++;
-      this.counts.publish_errors++;
-      this.log.warn({ err: err.message, camera: msg.camera, seq: msg.seq }, "result publish failed; spooled");
-      this.toSpool(msg);
-    });
+    if (!this.mqttClient?.connected) this.counts.spooled++;
+    this.spool.put(msg).then(
+      () => void this.drain(),
+      (err: Error) => this.log.error({ err: err.message, camera: msg.camera, seq: msg.seq }, "result lost: spool write failed"),
+    );
   }
 
   /** Publishes a thumbnail (QoS 0), or drops and counts it when not connected or the socket is backed up. */
@@ -186,6 +186,8 @@ export class MqttPublisher {
     const deadline = this.opts.stop_timeout_ms ?? 3000;
     const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<void>((r) => setTimeout(r, deadline).unref())]);
     try {
+      // Results decided before stop() go out before the offline status.
+      if (client.connected) await timeout(this.flush());
       if (client.connected) await timeout(this.sendStatus("offline"));
       // end(false) waits for in-flight QoS 1 acks; end(true) closes the socket at once.
       await timeout(client.endAsync(false));
@@ -221,19 +223,18 @@ export class MqttPublisher {
     );
   }
 
-  private toSpool(msg: SpooledMessage): void {
-    this.counts.spooled++;
-    this.spool.put(msg).catch((err: Error) => this.log.error({ err: err.message, camera: msg.camera, seq: msg.seq }, "result lost: spool write failed"));
+  /** Sends spooled results oldest first, removing each batch once the broker acknowledged it. */
+  private drain(): Promise<void> {
+    this.draining ??= this.drainLoop().finally(() => (this.draining = undefined));
+    return this.draining;
   }
 
-  /** Sends spooled results oldest first, removing each batch once the broker acknowledged it. */
-  private async drain(): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
+  private async drainLoop(): Promise<void> {
     try {
-      while (this.spool.size() > 0 && this.mqttClient?.connected && !this.stopping) {
+      while (this.spool.size() > 0 && this.mqttClient?.connected) {
         const batch = await this.spool.peek(DRAIN_BATCH);
         const client = this.mqttClient;
+        // In flight when the connection drops, mqtt.js resends these on reconnect and resolves then.
         await Promise.all(batch.map((m) => client.publishAsync(m.topic, m.payload, { qos: 1 })));
         await this.spool.remove(batch.length);
         this.counts.published += batch.length;
@@ -241,8 +242,14 @@ export class MqttPublisher {
     } catch (err) {
       this.counts.publish_errors++;
       this.log.warn({ err: (err as Error).message }, "spool drain interrupted; retried on reconnect");
-    } finally {
-      this.draining = false;
+    }
+  }
+
+  /** Drains until the spool is empty, the connection drops, or a drain makes no progress. */
+  private async flush(): Promise<void> {
+    for (let before = Infinity; this.spool.size() > 0 && this.spool.size() < before && this.mqttClient?.connected; ) {
+      before = this.spool.size();
+      await this.drain();
     }
   }
 }

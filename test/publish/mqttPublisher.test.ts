@@ -51,6 +51,8 @@ describe("MqttPublisher against a real mosquitto", () => {
       assert.ok(validStatus(s), JSON.stringify(validStatus.errors));
       assert.equal(s.state, "online");
       assert.deepEqual(s.cameras, cameras);
+      // Counted on the PUBACK, which may come just after the subscriber's copy.
+      for (let i = 0; i < 50 && pub.stats().published < 2; i++) await new Promise((r) => setTimeout(r, 20));
       assert.equal(pub.stats().published, 2);
       assert.equal(pub.stats().connected, true);
     } finally {
@@ -112,6 +114,24 @@ describe("MqttPublisher against a real mosquitto", () => {
       assert.equal(m.retain, true);
       assert.equal(json<StatusPayload>(m.payload).state, "offline");
       assert.deepEqual(json<StatusPayload>(m.payload).cameras, [{ id: "cam_a", kind: "images", state: "stopped" }]);
+    } finally {
+      await sub.close();
+    }
+  });
+
+  it("stop() sends the results decided before it, then the offline status", async () => {
+    const pub = publisher(broker.url);
+    await pub.start();
+    const sub = await subscribe(broker.url, "linewatch/line1/#");
+    try {
+      await sub.waitFor((m) => m.topic.endsWith("/status"));
+      const from = sub.messages.length;
+      for (let seq = 0; seq < 40; seq++) pub.publishResult(makeDecision("cam_a", seq));
+      await pub.stop();
+      await sub.waitFor((m) => m.topic.endsWith("/status") && json<StatusPayload>(m.payload).state === "offline", 3000, from);
+      const after = sub.messages.slice(from);
+      assert.deepEqual(after.filter((m) => m.topic.endsWith("/result")).map((m) => json<ResultPayload>(m.payload).seq), [...Array(40).keys()]);
+      assert.ok(after[after.length - 1].topic.endsWith("/status"), "offline comes last");
     } finally {
       await sub.close();
     }
