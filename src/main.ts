@@ -65,6 +65,11 @@ export class Daemon {
       await this.broker.start();
     }
     this.engine = await InferenceEngine.open(cfg.model, log.child({ mod: "model" }));
+    this.engine.onFatal((err) => {
+      // onnxruntime-node cannot be loaded again in this process: exit and let systemd restart us.
+      mainLog.fatal({ err: err.message }, "inference worker died; exiting so the service restarts");
+      void this.stop(5000).finally(() => process.exit(1));
+    });
     const model = { name: this.engine.manifest.name, version: this.engine.manifest.version };
     this.cameras = cfg.cameras.map((c) => new Camera(c, log.child({ mod: "capture", camera: c.id })));
     this.publisher = new MqttPublisher({

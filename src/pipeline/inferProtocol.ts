@@ -1,9 +1,14 @@
 import type { ProviderConfig } from "../config/schema.js";
 
-/** Main thread -> inference worker. */
+/**
+ * Main thread <-> the inference worker. onnxruntime-node's addon can be loaded by one thread of a
+ * process only (a later worker gets "Module did not self-register"), so one worker lives as long as
+ * the process and hosts every session, each under its own id.
+ */
 export type WorkerRequest =
   | {
       op: "init";
+      session: number;
       modelPath: string;
       providers: ProviderConfig[];
       threads: number;
@@ -14,8 +19,8 @@ export type WorkerRequest =
       inputDims: number[];
       calibration: { offset: number; scale: number };
     }
-  | { op: "run"; id: number; n: number; input: Float32Array }
-  | { op: "close" };
+  | { op: "run"; session: number; id: number; n: number; input: Float32Array }
+  | { op: "release"; session: number; id: number };
 
 /** What the ONNX really declares, for the manifest check. */
 export interface ValueInfo {
@@ -25,12 +30,13 @@ export interface ValueInfo {
 }
 
 export type InitReply =
-  | { op: "init"; ok: true; provider: string; skipped: { provider: string; error: string }[]; inputs: ValueInfo[]; outputs: ValueInfo[] }
-  | { op: "init"; ok: false; skipped: { provider: string; error: string }[] };
+  | { op: "init"; session: number; ok: true; provider: string; skipped: { provider: string; error: string }[]; inputs: ValueInfo[]; outputs: ValueInfo[] }
+  | { op: "init"; session: number; ok: false; skipped: { provider: string; error: string }[] };
 
 /** Calibrated maps, N x map_height x map_width, and scores when the model has a score head. */
 export interface RunReply {
   op: "run";
+  session: number;
   id: number;
   maps: Float32Array;
   map_height: number;
@@ -40,4 +46,4 @@ export interface RunReply {
   ms: number;
 }
 
-export type WorkerReply = InitReply | RunReply | { op: "error"; id: number; error: string };
+export type WorkerReply = InitReply | RunReply | { op: "released"; session: number; id: number } | { op: "error"; session: number; id: number; error: string };

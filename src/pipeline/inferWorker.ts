@@ -1,18 +1,23 @@
 /**
  * The inference worker thread: the only module that imports onnxruntime-node, because
- * session.run() blocks the thread it runs on. Messages are defined in inferProtocol.ts.
+ * session.run() blocks the thread it runs on. One per process (see inferProtocol.ts), hosting
+ * every session.
  */
 import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import type { ProviderConfig } from "../config/schema.js";
-import type { InitReply, RunReply, WorkerRequest } from "./inferProtocol.js";
+import type { InitReply, RunReply, WorkerReply, WorkerRequest } from "./inferProtocol.js";
 
-let session: ort.InferenceSession | null = null;
-let inputName = "";
-let mapName = "";
-let scoreName: string | null = null;
-let dims: number[] = [];
-let calib = { offset: 0, scale: 1 };
+interface SessionState {
+  session: ort.InferenceSession;
+  inputName: string;
+  mapName: string;
+  scoreName: string | null;
+  dims: number[];
+  calib: { offset: number; scale: number };
+}
+
+const sessions = new Map<number, SessionState>();
 
 function providerOption(p: ProviderConfig): ort.InferenceSession.ExecutionProviderConfig {
   if (p.kind === "cpu") return "cpu";
@@ -27,7 +32,7 @@ async function init(req: Extract<WorkerRequest, { op: "init" }>): Promise<InitRe
   const skipped: { provider: string; error: string }[] = [];
   for (const p of req.providers) {
     try {
-      session = await ort.InferenceSession.create(req.modelPath, {
+      const session = await ort.InferenceSession.create(req.modelPath, {
         executionProviders: [providerOption(p)],
         graphOptimizationLevel: "all",
         // 0 lets ONNX Runtime choose; the binding rejects an explicit undefined.
@@ -35,47 +40,53 @@ async function init(req: Extract<WorkerRequest, { op: "init" }>): Promise<InitRe
         interOpNumThreads: 1,
         executionMode: "sequential",
       });
-      inputName = req.inputName;
-      mapName = req.mapName;
-      scoreName = req.scoreName;
-      dims = req.inputDims;
-      calib = req.calibration;
-      return { op: "init", ok: true, provider: p.kind, skipped, inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) };
+      sessions.set(req.session, { session, inputName: req.inputName, mapName: req.mapName, scoreName: req.scoreName, dims: req.inputDims, calib: req.calibration });
+      return { op: "init", session: req.session, ok: true, provider: p.kind, skipped, inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) };
     } catch (err) {
       skipped.push({ provider: p.kind, error: (err as Error).message.split("\n")[0] });
     }
   }
-  return { op: "init", ok: false, skipped };
+  return { op: "init", session: req.session, ok: false, skipped };
 }
 
 async function run(req: Extract<WorkerRequest, { op: "run" }>): Promise<RunReply> {
-  if (!session) throw new Error("the model is not loaded");
+  const s = sessions.get(req.session);
+  if (!s) throw new Error("the model is not loaded");
   const t0 = performance.now();
-  const input = new ort.Tensor("float32", req.input, [req.n, ...dims]);
-  const fetches = scoreName ? [mapName, scoreName] : [mapName];
-  const out = await session.run({ [inputName]: input }, fetches);
-  const map = out[mapName];
+  const input = new ort.Tensor("float32", req.input, [req.n, ...s.dims]);
+  const out = await s.session.run({ [s.inputName]: input }, s.scoreName ? [s.mapName, s.scoreName] : [s.mapName]);
+  const map = out[s.mapName];
   const [, , mh, mw] = map.dims as number[];
-  // Copy out of ORT's buffer into one we own, calibrating on the way.
+  // Copy out of ORT's buffer into one we own (and transfer), calibrating on the way.
   const src = map.data as Float32Array;
   const maps = new Float32Array(src.length);
-  const inv = 1 / calib.scale;
-  for (let i = 0; i < src.length; i++) maps[i] = (src[i] - calib.offset) * inv;
+  const { offset, scale } = s.calib;
+  const inv = 1 / scale;
+  for (let i = 0; i < src.length; i++) maps[i] = (src[i] - offset) * inv;
   let scores: Float32Array | null = null;
-  if (scoreName) {
-    const s = out[scoreName].data as Float32Array;
+  if (s.scoreName) {
+    const sc = out[s.scoreName].data as Float32Array;
     scores = new Float32Array(req.n);
-    for (let i = 0; i < req.n; i++) scores[i] = (s[i] - calib.offset) * inv;
+    for (let i = 0; i < req.n; i++) scores[i] = (sc[i] - offset) * inv;
   }
   for (const t of Object.values(out)) t.dispose?.();
   input.dispose?.();
-  return { op: "run", id: req.id, maps, map_height: mh, map_width: mw, scores, ms: performance.now() - t0 };
+  return { op: "run", session: req.session, id: req.id, maps, map_height: mh, map_width: mw, scores, ms: performance.now() - t0 };
+}
+
+function send(r: WorkerReply): void {
+  const transfer = r.op === "run" ? [r.maps.buffer as ArrayBuffer, ...(r.scores ? [r.scores.buffer as ArrayBuffer] : [])] : [];
+  parentPort!.postMessage(r, transfer);
 }
 
 parentPort!.on("message", (req: WorkerRequest) => {
-  const reply = (r: InitReply | RunReply) => parentPort!.postMessage(r, r.op === "run" ? [r.maps.buffer as ArrayBuffer, ...(r.scores ? [r.scores.buffer as ArrayBuffer] : [])] : []);
-  const fail = (err: unknown) => parentPort!.postMessage({ op: "error", id: "id" in req ? req.id : -1, error: (err as Error).message ?? String(err) });
-  if (req.op === "init") init(req).then(reply, fail);
-  else if (req.op === "run") run(req).then(reply, fail);
-  else if (req.op === "close") void session?.release().finally(() => process.exit(0));
+  const id = "id" in req ? req.id : 0;
+  const fail = (err: unknown) => send({ op: "error", session: req.session, id, error: (err as Error)?.message ?? String(err) });
+  if (req.op === "init") init(req).then(send, fail);
+  else if (req.op === "run") run(req).then(send, fail);
+  else if (req.op === "release") {
+    const s = sessions.get(req.session);
+    sessions.delete(req.session);
+    Promise.resolve(s?.session.release()).then(() => send({ op: "released", session: req.session, id }), fail);
+  }
 });

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import type { ModelConfig } from "../config/schema.js";
 import { manifestSchema, type ModelManifest } from "../modelManifest.js";
 import type { Logger } from "../service/logger.js";
 import type { Tile, TileMap } from "../types.js";
-import type { InitReply, RunReply, ValueInfo, WorkerReply, WorkerRequest } from "./inferProtocol.js";
+import type { RunReply, ValueInfo } from "./inferProtocol.js";
+import { InferenceHost } from "./inferenceHost.js";
 
 /** A model that cannot be used: missing, corrupt, or disagreeing with its manifest. */
 export class ModelError extends Error {
@@ -62,31 +62,16 @@ export interface BatchResult {
   ms: number;
 }
 
-const fromSource = import.meta.url.endsWith(".ts");
-const workerUrl = new URL(`./inferWorker${fromSource ? ".ts" : ".js"}`, import.meta.url);
-
 /**
- * The worker's entry. Built code runs inferWorker.js directly; from source (tests under tsx) a
- * worker does not inherit tsx's loader hooks, so a tiny ESM bootstrap registers them first.
- */
-function workerEntry(): URL {
-  if (!fromSource) return workerUrl;
-  const api = import.meta.resolve("tsx/esm/api");
-  const code = `import { register } from ${JSON.stringify(api)}; register(); await import(${JSON.stringify(workerUrl.href)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
-}
-
-/**
- * The ONNX model behind a worker thread. `open()` loads it with the first execution provider that
- * works, checks the ONNX against its manifest and warms it up; `run()` infers one batch of tiles.
+ * An ONNX model in the process's inference worker. `open()` loads it with the first execution
+ * provider that works, checks the ONNX against its manifest and warms it up; `run()` infers one
+ * batch of tiles; `close()` releases the session.
  */
 export class InferenceEngine {
   provider = "";
-  private worker: Worker | null = null;
-  private nextId = 1;
-  private pending = new Map<number, { resolve: (r: RunReply) => void; reject: (e: Error) => void }>();
-  private initWaiter: ((r: InitReply) => void) | null = null;
-  private closing = false;
+  private readonly host = InferenceHost.get();
+  private readonly session = this.host.newSession();
+  private closed = false;
 
   constructor(
     readonly dir: string,
@@ -104,6 +89,11 @@ export class InferenceEngine {
     return engine;
   }
 
+  /** Calls `fn` if the inference worker dies (the process must then restart). */
+  onFatal(fn: (err: Error) => void): void {
+    this.host.onDeath(fn);
+  }
+
   /** Size of one input tile, in float32 values. */
   get inputSize(): number {
     const i = this.manifest.input;
@@ -112,31 +102,21 @@ export class InferenceEngine {
 
   private async start(): Promise<void> {
     const m = this.manifest;
-    this.worker = new Worker(workerEntry());
-    this.worker.on("message", (msg: WorkerReply) => this.onMessage(msg));
-    this.worker.on("error", (err) => this.onExit(err));
-    this.worker.on("exit", (code) => this.onExit(new Error(`inference worker exited with code ${code}`)));
-    const reply = await new Promise<InitReply>((resolve, reject) => {
-      this.initWaiter = resolve;
-      this.pending.set(0, { resolve: () => undefined, reject });
-      this.post({
-        op: "init",
-        modelPath: join(this.dir, "model.onnx"),
-        providers: this.cfg.providers,
-        threads: this.cfg.threads,
-        inputName: m.input.name,
-        mapName: m.outputs.map,
-        scoreName: m.outputs.score,
-        inputDims: [m.input.channels, m.input.height, m.input.width],
-        calibration: m.calibration,
-      });
+    const reply = await this.host.request({
+      op: "init",
+      session: this.session,
+      modelPath: join(this.dir, "model.onnx"),
+      providers: this.cfg.providers,
+      threads: this.cfg.threads,
+      inputName: m.input.name,
+      mapName: m.outputs.map,
+      scoreName: m.outputs.score,
+      inputDims: [m.input.channels, m.input.height, m.input.width],
+      calibration: m.calibration,
     });
-    this.pending.delete(0);
+    if (reply.op !== "init") throw new ModelError(`unexpected reply from the inference worker: ${reply.op === "error" ? reply.error : reply.op}`, this.dir);
     for (const s of reply.skipped) this.log.warn({ provider: s.provider, err: s.error }, "execution provider unavailable, trying the next");
-    if (!reply.ok) {
-      await this.close();
-      throw new ModelError(`no execution provider could load ${join(this.dir, "model.onnx")}: ${reply.skipped.map((s) => `${s.provider}: ${s.error}`).join("; ")}`, this.dir);
-    }
+    if (!reply.ok) throw new ModelError(`no execution provider could load ${join(this.dir, "model.onnx")}: ${reply.skipped.map((s) => `${s.provider}: ${s.error}`).join("; ")}`, this.dir);
     const problems = checkModelIo(m, reply.inputs, reply.outputs);
     if (problems.length) {
       await this.close();
@@ -148,39 +128,13 @@ export class InferenceEngine {
     this.log.info({ model: m.name, version: m.version, provider: this.provider, warmup_ms: Math.round(performance.now() - t0) }, "model loaded");
   }
 
-  private post(req: WorkerRequest, transfer: ArrayBuffer[] = []): void {
-    this.worker!.postMessage(req, transfer);
-  }
-
-  private onMessage(msg: WorkerReply): void {
-    if (msg.op === "init") return this.initWaiter?.(msg);
-    const p = this.pending.get(msg.id);
-    if (!p) return;
-    this.pending.delete(msg.id);
-    if (msg.op === "error") p.reject(new Error(`inference failed: ${msg.error}`));
-    else p.resolve(msg);
-  }
-
-  private onExit(err: Error): void {
-    if (!this.worker) return;
-    this.worker = null;
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
-    if (!this.closing) this.log.error({ err: err.message }, "inference worker died");
-  }
-
   /** Runs `n` inputs packed in one buffer; the buffer is transferred to the worker. */
   async runRaw(input: Float32Array, n: number): Promise<RunReply> {
-    if (!this.worker) {
-      if (this.closing) throw new Error("the inference engine is closed");
-      this.log.warn("restarting the inference worker");
-      await this.start();
-    }
-    const id = this.nextId++;
-    return new Promise<RunReply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.post({ op: "run", id, n, input }, [input.buffer as ArrayBuffer]);
-    });
+    if (this.closed) throw new Error("the inference engine is closed");
+    const reply = await this.host.request({ op: "run", session: this.session, id: this.host.newId(), n, input }, [input.buffer as ArrayBuffer]);
+    if (reply.op === "error") throw new Error(`inference failed: ${reply.error}`);
+    if (reply.op !== "run") throw new Error(`unexpected reply from the inference worker: ${reply.op}`);
+    return reply;
   }
 
   /** Infers one batch of tiles and returns their calibrated maps. */
@@ -203,19 +157,14 @@ export class InferenceEngine {
     return { maps, ms: r.ms };
   }
 
-  /** Stops the worker; safe twice. */
+  /** Releases the session; safe twice. */
   async close(): Promise<void> {
-    this.closing = true;
-    const w = this.worker;
-    if (!w) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => void w.terminate().then(() => resolve()), 2000);
-      w.once("exit", () => {
-        clearTimeout(t);
-        resolve();
-      });
-      w.postMessage({ op: "close" } satisfies WorkerRequest);
-    });
-    this.worker = null;
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.host.request({ op: "release", session: this.session, id: this.host.newId() });
+    } catch {
+      // A dead worker has released everything already.
+    }
   }
 }

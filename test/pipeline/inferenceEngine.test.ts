@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { defaultModelDir } from "../../src/config/load.js";
+import { InferenceEngine, ModelError } from "../../src/pipeline/inferenceEngine.js";
+import { inspectImage } from "../../src/pipeline/inspect.js";
+import { createLogger } from "../../src/service/logger.js";
+import { Writable } from "node:stream";
+
+/** The shipped default model, or another one named by LINEWATCH_TEST_MODEL. */
+const modelDir = process.env.LINEWATCH_TEST_MODEL ?? defaultModelDir;
+const lines: Record<string, unknown>[] = [];
+const log = createLogger("info", new Writable({ write(c, _e, cb) { lines.push(JSON.parse(String(c))); cb(); } }));
+
+/** A copy of the model folder with its files changed by `edit`. */
+function brokenCopy(edit: (dir: string) => void): string {
+  const dir = mkdtempSync(join(tmpdir(), "lw-model-"));
+  copyFileSync(join(modelDir, "model.onnx"), join(dir, "model.onnx"));
+  copyFileSync(join(modelDir, "model.json"), join(dir, "model.json"));
+  edit(dir);
+  return dir;
+}
+const open = (dir: string) => InferenceEngine.open({ dir, providers: [{ kind: "cpu" }], threads: 1 }, log);
+
+describe("InferenceEngine on the real model", { timeout: 120_000 }, () => {
+  let engine: InferenceEngine;
+  before(async () => {
+    // TensorRT and CUDA cannot load on a box without their libraries: logged, skipped, CPU used.
+    engine = await InferenceEngine.open({ dir: modelDir, providers: [{ kind: "tensorrt", device_id: 0 }, { kind: "cuda", device_id: 0 }, { kind: "cpu" }], threads: 1 }, log);
+  });
+  after(() => engine?.close());
+
+  it("falls back to the CPU when the GPU providers cannot load, saying so once each", () => {
+    assert.equal(engine.provider, "cpu");
+    const skipped = lines.filter((l) => l.msg === "execution provider unavailable, trying the next").map((l) => l.provider);
+    assert.deepEqual(skipped, ["tensorrt", "cuda"]);
+  });
+
+  it("runs a batch and returns one calibrated map per tile, of the model's map size", async () => {
+    const spec = engine.manifest.input;
+    const size = spec.channels * spec.height * spec.width;
+    const tiles = [0, 1, 2].map((i) => ({ frame_key: `c/${i}`, index: 0, count: 1, rect: { x: 0, y: 0, width: 10, height: 10 }, input: new Float32Array(size).fill(i * 0.1) }));
+    const r = await engine.run(tiles);
+    assert.equal(r.maps.length, 3);
+    for (const m of r.maps) {
+      assert.equal(m.map.length, m.map_width * m.map_height);
+      assert.ok(m.map.every(Number.isFinite));
+    }
+    assert.deepEqual(r.maps.map((m) => m.frame_key), ["c/0", "c/1", "c/2"]);
+  });
+
+  it("gives the same answer for the same image, alone or in a batch", async () => {
+    const img = { width: 300, height: 200, format: "GRAY8" as const, data: new Uint8Array(300 * 200).map((_, i) => (i * 7) % 251) };
+    const a = await inspectImage(engine, img, { tiling: { mode: "grid", tile: 128, overlap: 16 }, batchMax: 1 });
+    const b = await inspectImage(engine, img, { tiling: { mode: "grid", tile: 128, overlap: 16 }, batchMax: 8 });
+    assert.equal(a.map.length, 300 * 200);
+    let maxDiff = 0;
+    for (let i = 0; i < a.map.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.map[i] - b.map[i]));
+    assert.ok(maxDiff < 1e-3, `batching changed the map by ${maxDiff}`);
+  });
+});
+
+describe("bad models get a clear error", { timeout: 120_000 }, () => {
+  it("a missing folder", async () => {
+    await assert.rejects(open(join(tmpdir(), "no-such-model")), (e: Error) => e instanceof ModelError && /cannot read the model manifest/.test(e.message));
+  });
+  it("a truncated ONNX", async () => {
+    const dir = brokenCopy((d) => {
+      const buf = readFileSync(join(d, "model.onnx"));
+      writeFileSync(join(d, "model.onnx"), buf.subarray(0, buf.length >> 1));
+    });
+    await assert.rejects(open(dir), (e: Error) => e instanceof ModelError && /no execution provider could load .*model\.onnx: cpu: /.test(e.message));
+  });
+  it("random bytes as ONNX", async () => {
+    const dir = brokenCopy((d) => writeFileSync(join(d, "model.onnx"), Buffer.from("this is not a model")));
+    await assert.rejects(open(dir), ModelError);
+  });
+  it("a manifest that disagrees with the ONNX", async () => {
+    const dir = brokenCopy((d) => {
+      const m = JSON.parse(readFileSync(join(d, "model.json"), "utf8"));
+      m.input.name = "pixels";
+      m.input.width = m.input.width + 1;
+      m.outputs.map = "heat";
+      writeFileSync(join(d, "model.json"), JSON.stringify(m));
+    });
+    await assert.rejects(open(dir), (e: Error) => e instanceof ModelError && /disagrees with its manifest: input 'pixels' not in the ONNX.*output 'heat' not in the ONNX/.test(e.message));
+  });
+  it("a manifest that is not valid", async () => {
+    const dir = brokenCopy((d) => writeFileSync(join(d, "model.json"), JSON.stringify({ format: "linewatch-model/1", name: "x" })));
+    await assert.rejects(open(dir), (e: Error) => e instanceof ModelError && /is not a valid manifest: version: Required/.test(e.message));
+  });
+});
