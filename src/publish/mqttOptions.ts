@@ -27,6 +27,8 @@ export interface ClientOptionsInput {
   identity: PublisherIdentity;
   cameras: readonly CameraStatus[];
   env: NodeJS.ProcessEnv;
+  /** MQTT 5 tells a refused publish (ACL) from a delivered one; aedes speaks 3.1.1 (4) only. */
+  protocol: 4 | 5;
 }
 
 /**
@@ -52,7 +54,7 @@ export function clientOptions(input: ClientOptionsInput): IClientOptions {
     password: readMqttPassword(m, input.env),
     keepalive: m.keepalive_s,
     clean: true,
-    protocolVersion: 4, // aedes (the embedded broker) speaks MQTT 3.1.1 only
+    protocolVersion: input.protocol,
     reconnectPeriod: 1000,
     connectTimeout: 10_000,
     // A refused CONNACK after start (password rotated, ACL changed) must not stop retries for good.
@@ -69,6 +71,16 @@ export function clientOptions(input: ClientOptionsInput): IClientOptions {
 
 /** Errors that retrying will not fix: a refused CONNACK for credentials, or a certificate that does not verify. */
 export function isPermanent(err: Error & { code?: string | number }): boolean {
-  if (typeof err.code === "number") return [2, 4, 5, 134, 135, 138].includes(err.code);
+  // 3.1.1: identifier rejected, bad user name or password, not authorized; 5: the same and banned, bad auth method.
+  if (typeof err.code === "number") return [2, 4, 5, 133, 134, 135, 138, 140].includes(err.code);
   return typeof err.code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(err.code);
+}
+
+/** A broker that speaks MQTT 3.1.1 only refuses an MQTT 5 CONNECT with this 3.1.1 return code. */
+export const UNACCEPTABLE_PROTOCOL = 1;
+
+/** Whether an error is the broker refusing one publish (an MQTT 5 PUBACK reason code, e.g. 135 not authorized). */
+export function isRefusedPublish(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "number" && code >= 0x80;
 }

@@ -3,8 +3,9 @@ import type { MqttConfig } from "../config/schema.js";
 import type { Logger } from "../service/logger.js";
 import type { Decision } from "../types.js";
 import { redactUrl } from "./credentials.js";
-import { clientOptions, isPermanent, MqttConnectError } from "./mqttOptions.js";
+import { clientOptions, isPermanent, MqttConnectError, UNACCEPTABLE_PROTOCOL } from "./mqttOptions.js";
 import { MemorySpool, type ResultSpool, type SpooledMessage } from "./resultSpool.js";
+import { SpoolDrainer } from "./spoolDrainer.js";
 import { resultPayload, resultTopic, statusPayload, statusTopic, thumbnailTopic, type CameraStatus, type PublisherIdentity } from "./topics.js";
 
 export { MqttConnectError };
@@ -36,6 +37,8 @@ export interface PublisherStats {
   published: number;
   /** Publishes that failed (the results stay in the spool and are sent again). */
   publish_errors: number;
+  /** Results the broker refused (MQTT 5 reason code, e.g. not authorized by its ACL); dropped. */
+  refused: number;
   /** Results that arrived while the broker was unreachable (they wait in the spool). */
   spooled: number;
   /** Results waiting in the spool now. */
@@ -51,7 +54,6 @@ export interface PublisherStats {
 
 /** Thumbnails are dropped when this many bytes wait in the socket already. */
 const THUMBNAIL_BACKLOG_BYTES = 1 << 20;
-const DRAIN_BATCH = 32;
 
 /**
  * Publishes results (QoS 1), thumbnails (QoS 0) and the retained status with mqtt.js v5.
@@ -63,17 +65,18 @@ export class MqttPublisher {
   private cameras: CameraStatus[];
   private readonly spool: ResultSpool;
   private readonly log: Logger;
-  private draining: Promise<void> | undefined;
+  private readonly drainer: SpoolDrainer;
   private connections = 0;
   private lastError = "";
   private up = false;
   private stopping: Promise<void> | undefined;
-  private readonly counts = { published: 0, publish_errors: 0, spooled: 0, thumbnails_published: 0, thumbnails_dropped: 0 };
+  private readonly counts = { spooled: 0, thumbnails_published: 0, thumbnails_dropped: 0 };
 
   constructor(private readonly opts: MqttPublisherOptions) {
     this.cameras = [...opts.cameras];
     this.spool = opts.spool ?? new MemorySpool();
     this.log = opts.log.child({ mod: "mqtt" });
+    this.drainer = new SpoolDrainer(this.spool, this.log);
   }
 
   /** The mqtt.js client, for tests and diagnostics; undefined before start(). */
@@ -94,7 +97,8 @@ export class MqttPublisher {
    * not verify, or a TLS file cannot be read; {@link CredentialError} when the password cannot be read.
    */
   async start(): Promise<void> {
-    const options = clientOptions({ mqtt: this.opts.mqtt, url: this.url, base_topic: this.opts.base_topic, identity: this.opts.identity, cameras: this.cameras, env: this.opts.env ?? process.env });
+    const protocol = this.opts.mqtt.url === "embedded" ? 4 : 5;
+    const options = clientOptions({ mqtt: this.opts.mqtt, url: this.url, base_topic: this.opts.base_topic, identity: this.opts.identity, cameras: this.cameras, env: this.opts.env ?? process.env, protocol });
     const url = redactUrl(this.url);
     this.log.info({ url, client_id: options.clientId, username: options.username }, "connecting to the MQTT broker");
     const client = connect(this.url, options);
@@ -108,6 +112,11 @@ export class MqttPublisher {
       const timer = setTimeout(resolve, this.opts.connect_wait_ms ?? 5000);
       client.once("connect", () => (clearTimeout(timer), resolve()));
       client.on("error", (err: Error & { code?: string | number }) => {
+        if (err.code === UNACCEPTABLE_PROTOCOL && client.options.protocolVersion === 5) {
+          this.log.info({ url }, "the broker speaks MQTT 3.1.1 only; reconnecting with it (refused publishes go unnoticed)");
+          client.options.protocolVersion = 4;
+          return;
+        }
         if (err.message !== this.lastError) this.log.warn({ err: err.message, code: err.code }, "MQTT connection error");
         this.lastError = err.message;
         if (this.connections === 0 && isPermanent(err)) {
@@ -135,7 +144,7 @@ export class MqttPublisher {
     const msg: SpooledMessage = { topic, payload, camera: decision.camera, seq: decision.seq, queued_at: Date.now() };
     if (!this.mqttClient?.connected) this.counts.spooled++;
     this.spool.put(msg).then(
-      () => void this.drain(),
+      () => void this.drainer.drain(this.mqttClient),
       (err: Error) => this.log.error({ err: err.message, camera: msg.camera, seq: msg.seq }, "result lost: spool write failed"),
     );
   }
@@ -177,7 +186,7 @@ export class MqttPublisher {
   /** Counters for /metrics. */
   stats(): PublisherStats {
     const s = this.spool.stats();
-    return { connected: this.mqttClient?.connected ?? false, ...this.counts, spool_depth: s.messages, spool_dropped: s.dropped, reconnects: Math.max(0, this.connections - 1) };
+    return { connected: this.mqttClient?.connected ?? false, ...this.drainer.counts, ...this.counts, spool_depth: s.messages, spool_dropped: s.dropped, reconnects: Math.max(0, this.connections - 1) };
   }
 
   private async close(): Promise<void> {
@@ -187,7 +196,7 @@ export class MqttPublisher {
     const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<void>((r) => setTimeout(r, deadline).unref())]);
     try {
       // Results decided before stop() go out before the offline status.
-      if (client.connected) await timeout(this.flush());
+      if (client.connected) await timeout(this.drainer.flush(client));
       if (client.connected) await timeout(this.sendStatus("offline"));
       // end(false) waits for in-flight QoS 1 acks; end(true) closes the socket at once.
       await timeout(client.endAsync(false));
@@ -210,7 +219,7 @@ export class MqttPublisher {
     // The broker keeps the will given at CONNECT; refresh its time for the next reconnect.
     if (will) will.payload = Buffer.from(JSON.stringify(statusPayload("offline", this.opts.identity, this.cameras)));
     this.sendStatus("online").catch(() => undefined);
-    void this.drain();
+    void this.drainer.drain(this.mqttClient);
   }
 
   private sendStatus(state: "online" | "offline"): Promise<void> {
@@ -221,35 +230,5 @@ export class MqttPublisher {
       () => undefined,
       (err: Error) => void this.log.warn({ err: err.message, state }, "status publish failed"),
     );
-  }
-
-  /** Sends spooled results oldest first, removing each batch once the broker acknowledged it. */
-  private drain(): Promise<void> {
-    this.draining ??= this.drainLoop().finally(() => (this.draining = undefined));
-    return this.draining;
-  }
-
-  private async drainLoop(): Promise<void> {
-    try {
-      while (this.spool.size() > 0 && this.mqttClient?.connected) {
-        const batch = await this.spool.peek(DRAIN_BATCH);
-        const client = this.mqttClient;
-        // In flight when the connection drops, mqtt.js resends these on reconnect and resolves then.
-        await Promise.all(batch.map((m) => client.publishAsync(m.topic, m.payload, { qos: 1 })));
-        await this.spool.remove(batch.length);
-        this.counts.published += batch.length;
-      }
-    } catch (err) {
-      this.counts.publish_errors++;
-      this.log.warn({ err: (err as Error).message }, "spool drain interrupted; retried on reconnect");
-    }
-  }
-
-  /** Drains until the spool is empty, the connection drops, or a drain makes no progress. */
-  private async flush(): Promise<void> {
-    for (let before = Infinity; this.spool.size() > 0 && this.spool.size() < before && this.mqttClient?.connected; ) {
-      before = this.spool.size();
-      await this.drain();
-    }
   }
 }
