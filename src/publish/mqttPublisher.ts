@@ -198,12 +198,14 @@ export class MqttPublisher {
       // Results decided before stop() go out before the offline status.
       if (client.connected) await timeout(this.drainer.flush(client));
       if (client.connected) await timeout(this.sendStatus("offline"));
-      // end(false) waits for in-flight QoS 1 acks; end(true) closes the socket at once.
-      await timeout(client.endAsync(false));
+      // end(false) sends DISCONNECT (no will) but waits for every in-flight PUBACK first; when
+      // those did not come within the deadline, end(true) closes the socket at once.
+      await timeout(client.endAsync(Object.keys(client.outgoing).length > 0));
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, "MQTT close failed");
     } finally {
-      if (client.connected || !client.disconnected) await client.endAsync(true).catch(() => undefined);
+      // end(true) is a no-op once end(false) began (mqtt.js checks `disconnecting`): cut the socket.
+      if (!client.disconnected) client.stream?.destroy();
       await this.spool.close();
     }
     if (this.spool.size() > 0) this.log.warn({ waiting: this.spool.size() }, "results left undelivered in the spool");

@@ -137,6 +137,24 @@ describe("MqttPublisher against a real mosquitto", () => {
     }
   });
 
+  it("stop() keeps its deadline when the broker hangs", async () => {
+    const own = await startMosquitto();
+    const pub = publisher(own.url, {}, {});
+    await pub.start();
+    try {
+      own.proc.kill("SIGSTOP"); // alive but silent: no PUBACK ever comes
+      pub.publishResult(makeDecision("cam_a", 0));
+      const t0 = performance.now();
+      await pub.stop(); // stop_timeout_ms is 1000 per step
+      assert.ok(performance.now() - t0 < 4000, `stop took ${Math.round(performance.now() - t0)} ms`);
+      assert.equal(pub.stats().connected, false);
+      assert.equal(pub.stats().spool_depth, 1, "the unacknowledged result stays in the spool");
+    } finally {
+      own.proc.kill("SIGCONT");
+      await own.stop();
+    }
+  });
+
   it("spools results while the broker is down and delivers them in order when it is back", async () => {
     const own = await startMosquitto();
     const pub = publisher(own.url);
