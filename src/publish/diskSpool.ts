@@ -29,8 +29,10 @@ const SEG = /^seg-(\d{12})\.jsonl$/;
  * A {@link ResultSpool} on disk that survives a restart: JSON lines appended to segment files
  * `seg-<n>.jsonl`, and `cursor.json` naming the first record not yet delivered. Every record is
  * also kept in memory (the spool is bounded by `max_bytes`). Segments fully delivered are deleted.
- * A torn last line (power loss mid-write) is skipped on open; a record delivered just before a
- * crash may be sent again after it (subscribers drop repeats by frame_id).
+ * Lines are written at once (page cache) and fdatasync'd once a second, so a power cut may lose
+ * up to a second of results; a daemon crash loses none. A torn last line is skipped on open; a
+ * record delivered just before a crash may be sent again after it (subscribers drop repeats by
+ * frame_id).
  */
 export class DiskSpool implements ResultSpool {
   private entries: Entry[] = [];
