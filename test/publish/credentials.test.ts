@@ -38,6 +38,13 @@ describe("MQTT credentials", () => {
     assert.equal(redactUrl("mqtts://user:hunter2@broker:8883"), "mqtts://***@broker:8883");
     assert.equal(redactUrl("mqtt://broker:1883"), "mqtt://broker:1883");
   });
+
+  it("blanks password fields handed to the logger by mistake", () => {
+    const { log, text } = captureLogger();
+    log.child({ mod: "mqtt" }).info({ password: "hunter2", options: { password: "hunter3", username: "u" } }, "oops");
+    assert.doesNotMatch(text(), /hunter/);
+    assert.match(text(), /"username":"u"/);
+  });
 });
 
 describe("MQTT over TLS against a real mosquitto", () => {
