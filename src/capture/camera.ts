@@ -1,0 +1,308 @@
+import { Subject, type Observable } from "rxjs";
+import type { CameraConfig } from "../config/camera.js";
+import type { Logger } from "../service/logger.js";
+import type { Frame } from "../types.js";
+import { StatsRecorder, type CameraState, type CameraStats } from "./cameraStats.js";
+import { redact, SINK_MAX_BUFFERS, type SourcePlan } from "./describe.js";
+import { readPixels } from "./frameReader.js";
+import type { BusMessage, SampleCaps } from "./gst.js";
+import { PipelineHandle } from "./pipelineHandle.js";
+import { planSource } from "./registry.js";
+
+export type { CameraState, CameraStats } from "./cameraStats.js";
+
+/** Timings of a camera's fault handling; tests shorten them. */
+export interface CameraOptions {
+  /** First wait before a restart, ms; doubled after each failure (default 500). */
+  backoffInitialMs?: number;
+  /** Longest wait before a restart, ms (default 10000). */
+  backoffMaxMs?: number;
+  /** A pipeline without a first frame this long after play is a failure, ms (default 10000). */
+  startTimeoutMs?: number;
+  /** A running camera without a frame this long is a failure, ms (default: the camera's stale_after_ms, and at least 3 frame intervals of a paced source). */
+  stallTimeoutMs?: number;
+}
+
+/** One play of one pipeline: its callbacks carry `tok`, and are ignored once another run began. */
+interface Run {
+  tok: number;
+  handle: PipelineHandle;
+  received: number;
+  eos: boolean;
+  pullDone: boolean;
+}
+
+let threadpoolWarned = false;
+
+/**
+ * One camera: plays its source's GStreamer pipelines and emits frames on `frames$` (hot; completes at
+ * stop() or when a source played once ends). Faults never throw: a bus error, an unexpected end of
+ * stream, a missing source or no frame in time is recorded in stats(), the pipeline is stopped and
+ * played again after an exponential backoff, and other cameras are unaffected.
+ */
+export class Camera {
+  /** Frames of this camera, RGB (GRAY8 from a raw pipeline that asks for it), seq from 0 without gaps. */
+  readonly frames$: Observable<Frame>;
+  private readonly subject = new Subject<Frame>();
+  private readonly log: Logger;
+  private readonly opts: Required<CameraOptions>;
+  private readonly stat = new StatsRecorder();
+  private state: CameraState = "stopped";
+  private startPromise: Promise<void> | null = null;
+  private settle: (() => void) | null = null;
+  private closed = false;
+  private plan: SourcePlan | null = null;
+  private runIndex = 0;
+  /** Parsed pipelines kept for replay, by description (the binding never frees one). */
+  private readonly handles = new Map<string, PipelineHandle>();
+  private run: Run | null = null;
+  private token = 0;
+  private seq = 0;
+  private backoffMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private deadline = Infinity;
+  private deadlineReason = "";
+  private lastLogged: string | null = null;
+
+  constructor(
+    private readonly cfg: CameraConfig,
+    log: Logger,
+    options: CameraOptions = {},
+  ) {
+    this.log = log.child({ mod: "capture", camera: cfg.id });
+    this.opts = {
+      backoffInitialMs: options.backoffInitialMs ?? 500,
+      backoffMaxMs: options.backoffMaxMs ?? 10_000,
+      startTimeoutMs: options.startTimeoutMs ?? 10_000,
+      stallTimeoutMs: options.stallTimeoutMs ?? cfg.stale_after_ms,
+    };
+    this.backoffMs = this.opts.backoffInitialMs;
+    this.frames$ = this.subject.asObservable();
+  }
+
+  /** Camera id from the config. */
+  get id(): string {
+    return this.cfg.id;
+  }
+
+  /**
+   * Starts capturing. Resolves once the first attempt settled: a first frame (running), a failure
+   * (down, retrying in the background), the end of a short source, or the start timeout. Never
+   * rejects for a source fault. A second call returns the first call's promise; after stop() a no-op.
+   */
+  start(): Promise<void> {
+    if (this.startPromise !== null) return this.startPromise;
+    if (this.closed) return (this.startPromise = Promise.resolve());
+    this.startPromise = new Promise((resolve) => (this.settle = resolve));
+    const pool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    if (pool < 8 && !threadpoolWarned) {
+      threadpoolWarned = true;
+      this.log.warn({ uv_threadpool_size: pool }, "each camera holds 2 libuv pool threads: set UV_THREADPOOL_SIZE=32 before start");
+    }
+    const tick = Math.max(20, Math.min(250, this.opts.startTimeoutMs / 4, this.opts.stallTimeoutMs / 4));
+    this.watchdog = setInterval(() => this.checkWatchdog(), tick);
+    this.setState("starting");
+    void this.launch();
+    return this.startPromise;
+  }
+
+  /** Stops the pipeline and completes frames$; safe to call twice and before start(). */
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.watchdog !== null) clearInterval(this.watchdog);
+    this.teardown();
+    this.handles.clear();
+    this.setState("stopped");
+    this.subject.complete();
+    await this.plan?.dispose().catch((err: unknown) => this.log.warn({ err }, "could not clean up the source"));
+  }
+
+  /** A snapshot of the camera's state and counters. */
+  stats(): CameraStats {
+    let droppedRunning = 0;
+    if (this.run !== null && this.plan?.finite === false) {
+      const rendered = this.run.handle.rendered();
+      if (rendered !== null) droppedRunning = Math.max(0, rendered - this.run.received - SINK_MAX_BUFFERS - 1);
+    }
+    return this.stat.snapshot(this.cfg.id, this.cfg.kind, this.state, droppedRunning);
+  }
+
+  /** Builds (or builds again: an images folder is read again) the source plan and plays its first run. */
+  private async launch(): Promise<void> {
+    const tok = ++this.token;
+    let plan: SourcePlan;
+    try {
+      plan = await planSource(this.cfg);
+    } catch (err) {
+      if (tok === this.token && !this.closed) this.fail(err instanceof Error ? err.message : String(err));
+      return;
+    }
+    if (this.closed) return void (await plan.dispose().catch(() => {}));
+    if (tok !== this.token) return;
+    this.plan = plan;
+    this.runIndex = 0;
+    for (const desc of this.handles.keys()) if (!plan.descriptions.includes(desc)) this.handles.delete(desc);
+    this.playRun();
+  }
+
+  private playRun(): void {
+    const plan = this.plan;
+    if (plan === null || this.closed) return;
+    const desc = plan.descriptions[this.runIndex];
+    let handle = this.handles.get(desc);
+    if (handle === undefined) {
+      try {
+        handle = PipelineHandle.parse(desc);
+      } catch (err) {
+        return this.fail(`GStreamer cannot build the pipeline: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if (plan.replayable) this.handles.set(desc, handle);
+    }
+    this.log.debug({ description: redact(desc) }, "playing");
+    const run: Run = { tok: ++this.token, handle, received: 0, eos: false, pullDone: false };
+    this.run = run;
+    handle.onMessage = (msg) => this.onBus(run, msg);
+    this.arm(this.opts.startTimeoutMs, `no frame within ${this.opts.startTimeoutMs} ms of start`);
+    if (!handle.play()) {
+      this.handles.delete(desc);
+      return this.fail("the pipeline cannot start: an element failed to open its resource");
+    }
+    this.pull(run);
+  }
+
+  private pull(run: Run): void {
+    run.handle.sink.pull((buf, caps) => {
+      if (this.closed) return;
+      if (buf === null) {
+        run.pullDone = true;
+        if (run.tok === this.token && run.eos) this.endOfStream(run);
+        return;
+      }
+      try {
+        this.onSample(run, buf, caps);
+      } catch (err) {
+        this.log.error({ err }, "frame handling failed");
+      }
+      if (run.tok === this.token) this.pull(run);
+    });
+  }
+
+  private onSample(run: Run, buf: Buffer, caps: SampleCaps): void {
+    const current = run.tok === this.token;
+    if (current) run.received++;
+    const px = readPixels(buf, caps);
+    if (typeof px === "string") {
+      this.stat.skipped++;
+      this.log.debug({ reason: px }, "sample skipped");
+      return;
+    }
+    const now = Date.now();
+    if (this.stat.frame(px.width, px.height, now)) this.log.debug({ width: px.width, height: px.height }, "frame size changed");
+    if (current) {
+      const stall = Math.max(this.opts.stallTimeoutMs, this.plan?.fps === undefined ? 0 : 3000 / this.plan.fps);
+      this.arm(stall, `no frame for ${Math.round(stall)} ms`);
+      if (this.state !== "running") {
+        this.backoffMs = this.opts.backoffInitialMs;
+        this.lastLogged = null;
+        this.setState("running");
+        this.log.info({ width: px.width, height: px.height, format: px.format }, "camera running");
+      }
+    }
+    this.subject.next({ camera: this.cfg.id, seq: this.seq++, captured_at: now, captured_mono: performance.now(), ...px });
+  }
+
+  private onBus(run: Run, msg: BusMessage): void {
+    if (run.tok !== this.token || this.closed) return;
+    try {
+      if (msg.type === "error") this.fail(`${msg.message ?? "GStreamer error"} (${msg._src_element_name ?? "pipeline"})`);
+      else if (msg.type === "warning") this.log.debug({ msg }, "GStreamer warning");
+      else if (msg.type === "eos") {
+        run.eos = true;
+        // The last frames may still be on their way from the pull thread: wait for its end too.
+        if (run.pullDone) this.endOfStream(run);
+      }
+    } catch (err) {
+      this.log.error({ err }, "bus message handling failed");
+    }
+  }
+
+  /** End of stream: a fault for live sources; else the next run, the next pass, or the end. */
+  private endOfStream(run: Run): void {
+    const plan = this.plan;
+    if (plan === null || !plan.finite) return this.fail("end of stream");
+    if (plan.loop && !plan.replayable) {
+      if (!run.handle.rewind()) return this.fail("cannot loop: seeking back to the start was refused");
+      run.eos = run.pullDone = false;
+      this.arm(this.opts.startTimeoutMs, `no frame within ${this.opts.startTimeoutMs} ms of looping`);
+      return this.pull(run);
+    }
+    this.teardown();
+    if (this.runIndex + 1 < plan.descriptions.length) {
+      this.runIndex++;
+      // Never play from a bus callback: see PipelineHandle.
+      this.timer = setTimeout(() => this.playRun(), 0);
+    } else if (plan.loop) {
+      this.timer = setTimeout(() => void this.launch(), 0);
+    } else {
+      if (this.watchdog !== null) clearInterval(this.watchdog);
+      this.setState("ended");
+      this.log.info({ frames: this.stat.frames }, "camera ended: source played to its end");
+      this.subject.complete();
+      void plan.dispose().catch((err: unknown) => this.log.warn({ err }, "could not clean up the source"));
+    }
+  }
+
+  /** Records a failure, stops the pipeline, goes down and schedules a restart after the backoff. */
+  private fail(reason: string): void {
+    this.stat.failure(reason);
+    this.teardown();
+    this.setState("down");
+    const retryMs = this.backoffMs;
+    const fields = { reason, retry_in_ms: retryMs, errors: this.stat.errors };
+    if (reason !== this.lastLogged) this.log.error(fields, "camera down");
+    else this.log.debug(fields, "camera still down");
+    this.lastLogged = reason;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.backoffMaxMs);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.stat.restarts++;
+      this.setState("starting");
+      void this.launch();
+    }, retryMs);
+  }
+
+  /** Stops the current pipeline, if any, and counts what its sink dropped. */
+  private teardown(): void {
+    this.token++;
+    this.deadline = Infinity;
+    const run = this.run;
+    this.run = null;
+    if (run === null) return;
+    run.handle.onMessage = () => {};
+    if (this.plan?.finite === false) {
+      const rendered = run.handle.rendered();
+      if (rendered !== null) this.stat.droppedClosed += Math.max(0, rendered - run.received - 1);
+    }
+    run.handle.stop();
+  }
+
+  private arm(ms: number, reason: string): void {
+    this.deadline = performance.now() + ms;
+    this.deadlineReason = reason;
+  }
+
+  private checkWatchdog(): void {
+    if (this.run !== null && performance.now() > this.deadline) this.fail(this.deadlineReason);
+  }
+
+  private setState(state: CameraState): void {
+    this.state = state;
+    if (state !== "starting" && this.settle !== null) {
+      this.settle();
+      this.settle = null;
+    }
+  }
+}
