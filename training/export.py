@@ -1,0 +1,165 @@
+"""Export a trained checkpoint to the daemon's contract: model.onnx + model.json.
+
+Why: the daemon (src/modelManifest.ts, format "linewatch-model/1") needs the ONNX plus
+its normalisation, output names, calibration and thresholds. Calibration uses only the
+held-back normal images recorded in the checkpoint, never test data:
+  offset = median normal map value, scale = 99.9th percentile - offset,
+  threshold.image = 99th percentile of normal image scores (max of calibrated map),
+  threshold.pixel = the same value, so a part that passes shows an empty defect mask.
+
+  /usr/bin/python3 training/export.py --ckpt models/magtile-student/student.pt \
+      --data shared/datasets/magnetic-tile/train/good --out models/magtile-student
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+
+import numpy as np
+import onnx
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from data import load_rgb, to_tensor_batch, whole_view  # noqa: E402
+from nets import Exported, Student, count_flops  # noqa: E402
+
+INPUT, MAP = "image", "anomaly_map"
+
+
+def build(ckpt):
+    """The exportable module (net + fixed blur) for a checkpoint dict."""
+    kind = ckpt.get("kind", "student")
+    if kind == "student":
+        net = Student(ckpt["width"])
+    else:
+        from teachers import build_teacher
+        net = build_teacher(ckpt)
+    net.load_state_dict(ckpt["state"])
+    return Exported(net).eval()
+
+
+def calib_views(im, size):
+    """Whole image plus flips: four deterministic views per held-back image."""
+    v = whole_view(im, size)
+    return [v, v[:, ::-1].copy(), v[::-1].copy(), v[::-1, ::-1].copy()]
+
+
+def raw_maps(model, arrs, mean, std, bs=16):
+    """Raw (uncalibrated) exported maps [N,h,w] for HxWx3 [0,1] arrays."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(arrs), bs):
+            x = torch.from_numpy(to_tensor_batch(arrs[i:i + bs], mean, std))
+            out.append(model(x)[:, 0].numpy())
+    return np.concatenate(out)
+
+
+def calibrate(model, hold_paths, size, mean, std, image_q=0.99):
+    """Calibration constants and thresholds from held-back normal images."""
+    views, owner = [], []
+    for k, p in enumerate(hold_paths):
+        vs = calib_views(load_rgb(p), size)
+        views += vs
+        owner += [k] * len(vs)
+    maps = raw_maps(model, views, mean, std)
+    offset = float(np.median(maps))
+    scale = float(max(np.quantile(maps, 0.999) - offset, 1e-6))
+    cal = (maps - offset) / scale
+    per_view = cal.reshape(len(cal), -1).max(1)
+    per_img = np.array([per_view[np.array(owner) == k].max() for k in range(len(hold_paths))])
+    th = float(np.quantile(per_view, image_q))
+    return {"offset": offset, "scale": scale}, {"image": round(th, 4), "pixel": round(th, 4)}, {
+        "holdout_images": len(hold_paths), "holdout_views": len(views),
+        "holdout_view_false_alarm_rate": float((per_view >= th).mean()),
+        "holdout_image_false_alarm_rate_any_flip": float((per_img >= th).mean()),
+        "holdout_pixel_rate_above_pixel_threshold": float((cal >= th).mean())}
+
+
+def selftest(model, size):
+    """Raw-map mean/max on a fixed pattern (batch 2); check_model.py compares onnxruntime to it."""
+    i = torch.arange(size, dtype=torch.float32)
+    x = torch.stack([torch.stack([torch.sin(0.1 * i[:, None] + b + c) * torch.cos(0.07 * i[None, :])
+                                  for c in range(3)]) for b in range(2)])
+    with torch.no_grad():
+        y = model(x)[:, 0]
+    return {"input": "x[n,c,i,j] = sin(0.1 i + n + c) * cos(0.07 j), batch 2", "output_shape": list(model(x).shape),
+            "mean": [float(v) for v in y.mean((1, 2))], "max": [float(v) for v in y.amax((1, 2))]}
+
+
+def export_onnx(model, path, size):
+    x = torch.zeros(2, 3, size, size)
+    torch.onnx.export(model, x, path, input_names=[INPUT], output_names=[MAP], opset_version=13,
+                      dynamic_axes={INPUT: {0: "batch"}, MAP: {0: "batch"}}, do_constant_folding=True)
+    m = onnx.load(path)
+    onnx.checker.check_model(m)
+    return m
+
+
+def export_checkpoint(ckpt_path, out, data, name=None, extra=None):
+    """Write out/model.onnx and out/model.json from a checkpoint; returns the manifest."""
+    ckpt = torch.load(ckpt_path, map_location="cpu")
+    model = build(ckpt)
+    size, mean, std = ckpt["size"], ckpt["mean"], ckpt["std"]
+    os.makedirs(out, exist_ok=True)
+    onnx_path = os.path.join(out, "model.onnx")
+    export_onnx(model, onnx_path, size)
+    hold_paths = [os.path.join(data, n) for n in ckpt["holdout"]]
+    calib, thresholds, cal_stats = calibrate(model, hold_paths, size, mean, std)
+    args = ckpt["args"]
+    manifest = {
+        "format": "linewatch-model/1",
+        "name": name or os.path.basename(os.path.abspath(out)),
+        "version": ckpt.get("version", "0.1.0"),
+        "input": {"name": INPUT, "layout": "NCHW", "channels": 3, "height": size, "width": size,
+                  "dynamic_batch": True, "scale": 255, "mean": mean, "std": std},
+        "outputs": {"map": MAP, "score": None},
+        "calibration": calib,
+        "threshold": thresholds,
+        "provenance": {
+            "data": os.path.relpath(os.path.abspath(data), _repo_root()) if _in_repo(data) else data,
+            "train_images": ckpt["train_images"], "holdout_images": len(hold_paths),
+            "holdout_files": ckpt["holdout"],
+            "teacher": ckpt.get("teacher", "none (synthetic-anomaly masks only)"),
+            "architecture": ckpt.get("architecture", f"Student U-Net width {ckpt.get('width')}"),
+            "gflops_per_image": round(count_flops(model.net, size) / 1e9, 3),
+            "map_resolution": "1/4 of input, Gaussian-smoothed (sigma 1 map px) in the graph",
+            "seed": args["seed"], "command": ckpt["command"], "train_seconds": ckpt["train_seconds"],
+            "steps": args.get("steps"), "batch": args.get("batch"),
+            "python": platform.python_version(), "torch": torch.__version__, "onnx_opset": 13,
+            "selftest": selftest(model, size),
+            "metrics": {"validation (held-back train/good + synthetic anomalies)": ckpt["best_val"],
+                        "calibration (held-back train/good, whole image + flips)": cal_stats},
+        },
+    }
+    if extra:
+        manifest["provenance"].update(extra)
+    with open(os.path.join(out, "model.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    mb = os.path.getsize(onnx_path) / 1e6
+    print(f"exported {onnx_path} ({mb:.2f} MB), thresholds {thresholds}, calibration {calib}", flush=True)
+    return manifest
+
+
+def _repo_root():
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _in_repo(p):
+    return os.path.abspath(p).startswith(os.path.dirname(_repo_root()))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--data", required=True, help="the training folder (holdout files are read from it)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--name", default=None)
+    a = p.parse_args()
+    torch.set_num_threads(2)
+    export_checkpoint(a.ckpt, a.out, a.data, a.name)
+
+
+if __name__ == "__main__":
+    main()

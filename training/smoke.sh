@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# CI smoke test of the training toolchain (< 2 min on 2 cores, no network, no shared/ data):
+# makes 10 procedural images (mixed sizes, gray and colour) and a tiny MVTec-layout test set,
+# then: student training + export, determinism (same seed -> same weights), feature-bank
+# teacher (random backbone), distillation from it, distillation from files beside the
+# images, and the python evaluation. Every exported model goes through check_model.py
+# (manifest keys as src/modelManifest.ts, onnx.checker, onnxruntime-node when present).
+# Exits non-zero on the first failure.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+py=/usr/bin/python3
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+export PYTHONWARNINGS=ignore
+ort=""
+if ! node -e "require.resolve('onnxruntime-node')" 2>/dev/null; then
+  (cd "$here/.." && node -e "require.resolve('onnxruntime-node')" 2>/dev/null) || ort="--no-ort"
+fi
+[ -n "$ort" ] && echo "smoke: onnxruntime-node not found, ONNX run check skipped"
+
+$py - "$tmp" <<'PY'
+import os, sys
+import numpy as np
+from PIL import Image
+root = sys.argv[1]
+rng = np.random.RandomState(0)
+def make(path, w, h, gray, defect=False):
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 0.5 + 0.2 * np.sin(xx / rng.uniform(3, 9)) + 0.05 * rng.randn(h, w)
+    m = np.zeros((h, w), bool)
+    if defect:
+        m[h // 3:h // 3 + 12, w // 2:w // 2 + 12] = True
+        base[m] = 0.05
+    img = np.clip(base, 0, 1) * 255
+    im = Image.fromarray(img.astype(np.uint8))
+    (im if gray else im.convert("RGB")).save(path)
+    return m
+for d in ("train/good", "test/good", "test/hole", "ground_truth/hole"):
+    os.makedirs(os.path.join(root, "ds", d), exist_ok=True)
+for i in range(10):
+    make(f"{root}/ds/train/good/{i:02d}.png", rng.randint(90, 300), rng.randint(90, 300), i % 3 != 0)
+    np.save(f"{root}/ds/train/good/{i:02d}.npy", rng.rand(20, 20).astype(np.float32))
+for i in range(2):
+    make(f"{root}/ds/test/good/{i}.png", 160, 120, True)
+    m = make(f"{root}/ds/test/hole/{i}.png", 160, 120, True, defect=True)
+    Image.fromarray((m * 255).astype(np.uint8)).save(f"{root}/ds/ground_truth/hole/{i}_mask.png")
+PY
+data="$tmp/ds/train/good"
+common=(--data "$data" --steps 4 --batch 2 --size 128 --val-every 2 --threads 2)
+
+echo "smoke: student (synthetic masks only)"
+$py "$here/train.py" "${common[@]}" --out "$tmp/s1" --seed 3
+$py "$here/check_model.py" "$tmp/s1" $ort
+$py "$here/train.py" "${common[@]}" --out "$tmp/s2" --seed 3 --no-export
+$py - "$tmp/s1/student.pt" "$tmp/s2/student.pt" <<'PY'
+import sys, torch
+a, b = (torch.load(p)["state"] for p in sys.argv[1:3])
+bad = [k for k in a if not torch.equal(a[k], b[k])]
+if bad:
+    sys.exit(f"smoke: same seed gave different weights: {bad[:3]}")
+print("smoke: same seed -> identical weights")
+PY
+
+echo "smoke: feature-bank teacher (random backbone) and distillation from it"
+$py "$here/train_teacher.py" --data "$data" --out "$tmp/t" --weights none --bank 64 --size 128 --per-view 32
+$py "$here/check_model.py" "$tmp/t" $ort
+$py "$here/train.py" "${common[@]}" --out "$tmp/d" --teacher "bank:$tmp/t/teacher.pt"
+$py "$here/check_model.py" "$tmp/d" $ort
+
+echo "smoke: distillation from precomputed maps beside the images"
+$py "$here/train.py" "${common[@]}" --out "$tmp/f" --teacher files
+$py "$here/check_model.py" "$tmp/f" $ort
+
+echo "smoke: python evaluation"
+$py "$here/evaluate.py" --run "$tmp/s1" --dataset "$tmp/ds" > "$tmp/eval.json"
+$py -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['images']==4 and 'hole' in r['per_type'], r" "$tmp/eval.json"
+echo "smoke: OK"

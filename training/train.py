@@ -1,0 +1,176 @@
+"""Train the student segmenter on normal images with synthetic anomalies, then export it.
+
+Why: a line has only good parts at the start; the student learns to segment generic
+synthetic defects on top of them (optionally guided by a teacher's anomaly maps, see
+teachers.py) and is exported as ONNX + model.json for the daemon.
+
+  /usr/bin/python3 training/train.py --data shared/datasets/magnetic-tile/train/good \
+      --out models/magtile-student --seed 0 --steps 1200
+
+A held-back part of the folder (--holdout) is never trained on: it picks the best checkpoint
+(synthetic anomalies on it, fixed by the seed) and calibrates the exported thresholds.
+"""
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from data import list_images, load_rgb, random_view, split_holdout, to_tensor_batch, whole_view  # noqa: E402
+from distill import Targets, distill_loss  # noqa: E402
+from metrics import auroc, average_precision  # noqa: E402
+from nets import Student, count_flops  # noqa: E402
+from synth import synthesize  # noqa: E402
+
+MEAN, STD = [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="folder of normal images")
+    p.add_argument("--out", required=True, help="output folder (checkpoint, model.onnx, model.json)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=1200)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--size", type=int, default=256, help="model input size, px")
+    p.add_argument("--width", type=float, default=1.0, help="student channel multiplier")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--holdout", type=float, default=0.15, help="fraction held back for calibration")
+    p.add_argument("--anomaly-p", type=float, default=0.6, help="share of views given a synthetic anomaly")
+    p.add_argument("--val-every", type=int, default=100)
+    p.add_argument("--teacher", default="none", help="none | bank:TEACHER.pt | files[:DIR] (see distill.py)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--name", default=None, help="model name in model.json (default: out folder name)")
+    p.add_argument("--no-export", action="store_true")
+    return p.parse_args(argv)
+
+
+def seed_all(seed, threads):
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+
+
+def make_batch(ims, paths, rng, args):
+    """Views of random training images; a share get a synthetic anomaly.
+
+    Returns the [0,1] views, their masks [N,1,S,S] and (path, size, box, flips) per view.
+    """
+    views, masks, metas = [], [], []
+    for _ in range(args.batch):
+        i = rng.randint(len(ims))
+        v, (box, flips) = random_view(ims[i], args.size, rng, with_params=True)
+        m = np.zeros(v.shape[:2], np.float32)
+        if rng.rand() < args.anomaly_p:
+            other = ims[rng.randint(len(ims))]
+            v, m = synthesize(v, rng, random_view(other, args.size, rng))
+        views.append(v)
+        masks.append(m)
+        metas.append((paths[i], ims[i].size, box, flips))
+    return views, torch.from_numpy(np.stack(masks)[:, None]), metas
+
+
+def seg_loss(logits, mask):
+    """Focal (gamma 2) + soft Dice at input resolution: thin scratches survive the 1/4 map."""
+    up = F.interpolate(logits, size=mask.shape[-2:], mode="bilinear", align_corners=False)
+    ce = F.binary_cross_entropy_with_logits(up, mask, reduction="none")
+    focal = ((1 - torch.exp(-ce)) ** 2 * ce).mean()
+    p = torch.sigmoid(up)
+    dice = 1 - (2 * (p * mask).sum() + 1) / (p.sum() + mask.sum() + 1)
+    return 5 * focal + dice
+
+
+def make_valset(hold_ims, seed, size):
+    """Fixed validation views: each held-back image clean and with one synthetic anomaly."""
+    rng = np.random.RandomState(seed + 104729)
+    views, masks, labels = [], [], []
+    for k, im in enumerate(hold_ims):
+        v = whole_view(im, size)
+        views.append(v), masks.append(np.zeros(v.shape[:2], np.float32)), labels.append(0)
+        a, m = synthesize(v, rng, whole_view(hold_ims[(k + 1) % len(hold_ims)], size)[::-1].copy())
+        views.append(a), masks.append(m), labels.append(1)
+    return views, np.stack(masks), np.array(labels)
+
+
+def predict(net, x, size, bs=16):
+    """Anomaly maps (logits) upsampled to size x size, numpy [N,H,W]."""
+    net.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), bs):
+            y = net(torch.from_numpy(x[i:i + bs]))
+            out.append(F.interpolate(y, size=(size, size), mode="bilinear", align_corners=False)[:, 0].numpy())
+    net.train()
+    return np.concatenate(out)
+
+
+def validate(net, val, size, mean=MEAN, std=STD):
+    """Synthetic-anomaly image AUROC and pixel AP on the held-back views (selection metric)."""
+    views, masks, labels = val
+    maps = predict(net, to_tensor_batch(views, mean, std), size)
+    img = auroc(maps.reshape(len(maps), -1).max(1), labels)
+    ap = average_precision(maps[labels == 1][:, ::2, ::2], masks[labels == 1][:, ::2, ::2])
+    return {"val_image_auroc": img, "val_pixel_ap": ap, "val_select": 0.5 * img + 0.5 * ap}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    seed_all(args.seed, args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    paths = list_images(args.data)
+    train_p, hold_p = split_holdout(paths, args.holdout, args.seed)
+    ims = [load_rgb(p) for p in train_p]
+    hold = [load_rgb(p) for p in hold_p]
+    val = make_valset(hold, args.seed, args.size)
+    targets = None if args.teacher == "none" else Targets(args.teacher, args.data, train_p, args.size)
+    net = Student(args.width)
+    print(f"train {len(ims)} images, holdout {len(hold)}; student {count_flops(net, args.size) / 1e9:.2f} GFLOP, "
+          f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M params", flush=True)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.1)
+    rng = np.random.RandomState(args.seed)
+    best, best_state, hist, t0, run = -1.0, None, [], time.time(), 0.0
+    for step in range(1, args.steps + 1):
+        views, m, metas = make_batch(ims, train_p, rng, args)
+        out = net(torch.from_numpy(to_tensor_batch(views, MEAN, STD)))
+        loss = seg_loss(out, m) if targets is None else distill_loss(out, targets(views, metas), m)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        run = 0.95 * run + 0.05 * loss.item() if step > 1 else loss.item()
+        if step % args.val_every == 0 or step == args.steps:
+            v = validate(net, val, args.size)
+            v["step"] = step
+            hist.append(v)
+            if v["val_select"] > best:
+                best, best_state = v["val_select"], {k: t.clone() for k, t in net.state_dict().items()}
+            el = time.time() - t0
+            eta = el / step * (args.steps - step)
+            print(f"step {step}/{args.steps} loss {run:.4f} val img-auroc {v['val_image_auroc']:.4f} "
+                  f"pix-ap {v['val_pixel_ap']:.4f} | {el / 60:.1f} min, ETA {eta / 60:.1f} min", flush=True)
+        elif step % 20 == 0:
+            el = time.time() - t0
+            print(f"step {step}/{args.steps} loss {run:.4f} | ETA {el / step * (args.steps - step) / 60:.1f} min", flush=True)
+    ckpt = {"state": best_state, "width": args.width, "size": args.size, "mean": MEAN, "std": STD,
+            "args": vars(args), "history": hist, "train_seconds": round(time.time() - t0, 1),
+            "train_images": len(ims),
+            "teacher": "none (synthetic-anomaly masks only)" if targets is None else targets.describe, "holdout": [os.path.basename(p) for p in hold_p],
+            "command": "/usr/bin/python3 " + " ".join(shlex.quote(a) for a in sys.argv),
+            "best_val": max(hist, key=lambda h: h["val_select"])}
+    torch.save(ckpt, os.path.join(args.out, "student.pt"))
+    print(f"saved {args.out}/student.pt (best {json.dumps(ckpt['best_val'])})", flush=True)
+    if not args.no_export:
+        from export import export_checkpoint
+        export_checkpoint(os.path.join(args.out, "student.pt"), args.out, args.data, name=args.name)
+
+
+if __name__ == "__main__":
+    main()
