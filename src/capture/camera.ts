@@ -5,34 +5,13 @@ import type { Frame } from "../types.js";
 import { StatsRecorder, type CameraState, type CameraStats } from "./cameraStats.js";
 import { redact, SINK_MAX_BUFFERS, type SourcePlan } from "./describe.js";
 import { readPixels } from "./frameReader.js";
-import type { BusMessage, SampleCaps } from "./gst.js";
-import { PipelineHandle } from "./pipelineHandle.js";
+import { Backoff, resolveOptions, Watchdog, type CameraOptions } from "./cameraOptions.js";
+import { warnSmallThreadpool, type BusMessage, type SampleCaps } from "./gst.js";
+import { PipelineHandle, type Run } from "./pipelineHandle.js";
 import { planSource } from "./registry.js";
 
 export type { CameraState, CameraStats } from "./cameraStats.js";
-
-/** Timings of a camera's fault handling; tests shorten them. */
-export interface CameraOptions {
-  /** First wait before a restart, ms; doubled after each failure (default 500). */
-  backoffInitialMs?: number;
-  /** Longest wait before a restart, ms (default 10000). */
-  backoffMaxMs?: number;
-  /** A pipeline without a first frame this long after play is a failure, ms (default 10000). */
-  startTimeoutMs?: number;
-  /** A running camera without a frame this long is a failure, ms (default: the camera's stale_after_ms, and at least 3 frame intervals of a paced source). */
-  stallTimeoutMs?: number;
-}
-
-/** One play of one pipeline: its callbacks carry `tok`, and are ignored once another run began. */
-interface Run {
-  tok: number;
-  handle: PipelineHandle;
-  received: number;
-  eos: boolean;
-  pullDone: boolean;
-}
-
-let threadpoolWarned = false;
+export type { CameraOptions } from "./cameraOptions.js";
 
 /**
  * One camera: plays its source's GStreamer pipelines and emits frames on `frames$` (hot; completes at
@@ -58,11 +37,9 @@ export class Camera {
   private run: Run | null = null;
   private token = 0;
   private seq = 0;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
+  private readonly watchdog = new Watchdog((reason) => this.fail(reason));
   private timer: NodeJS.Timeout | null = null;
-  private watchdog: NodeJS.Timeout | null = null;
-  private deadline = Infinity;
-  private deadlineReason = "";
   private lastLogged: string | null = null;
 
   constructor(
@@ -71,13 +48,8 @@ export class Camera {
     options: CameraOptions = {},
   ) {
     this.log = log.child({ mod: "capture", camera: cfg.id });
-    this.opts = {
-      backoffInitialMs: options.backoffInitialMs ?? 500,
-      backoffMaxMs: options.backoffMaxMs ?? 10_000,
-      startTimeoutMs: options.startTimeoutMs ?? 10_000,
-      stallTimeoutMs: options.stallTimeoutMs ?? cfg.stale_after_ms,
-    };
-    this.backoffMs = this.opts.backoffInitialMs;
+    this.opts = resolveOptions(options, cfg);
+    this.backoff = new Backoff(this.opts.backoffInitialMs, this.opts.backoffMaxMs);
     this.frames$ = this.subject.asObservable();
   }
 
@@ -95,13 +67,8 @@ export class Camera {
     if (this.startPromise !== null) return this.startPromise;
     if (this.closed) return (this.startPromise = Promise.resolve());
     this.startPromise = new Promise((resolve) => (this.settle = resolve));
-    const pool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
-    if (pool < 8 && !threadpoolWarned) {
-      threadpoolWarned = true;
-      this.log.warn({ uv_threadpool_size: pool }, "each camera holds 2 libuv pool threads: set UV_THREADPOOL_SIZE=32 before start");
-    }
-    const tick = Math.max(20, Math.min(250, this.opts.startTimeoutMs / 4, this.opts.stallTimeoutMs / 4));
-    this.watchdog = setInterval(() => this.checkWatchdog(), tick);
+    warnSmallThreadpool((size) => this.log.warn({ uv_threadpool_size: size }, "each camera holds 2 libuv pool threads: set UV_THREADPOOL_SIZE=32"));
+    this.watchdog.start(Math.max(20, Math.min(250, this.opts.startTimeoutMs / 4, this.opts.stallTimeoutMs / 4)));
     this.setState("starting");
     void this.launch();
     return this.startPromise;
@@ -112,7 +79,7 @@ export class Camera {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
-    if (this.watchdog !== null) clearInterval(this.watchdog);
+    this.watchdog.stop();
     this.teardown();
     this.handles.clear();
     this.setState("stopped");
@@ -122,12 +89,9 @@ export class Camera {
 
   /** A snapshot of the camera's state and counters. */
   stats(): CameraStats {
-    let droppedRunning = 0;
-    if (this.run !== null && this.plan?.finite === false) {
-      const rendered = this.run.handle.rendered();
-      if (rendered !== null) droppedRunning = Math.max(0, rendered - this.run.received - SINK_MAX_BUFFERS - 1);
-    }
-    return this.stat.snapshot(this.cfg.id, this.cfg.kind, this.state, droppedRunning);
+    // While playing, up to max-buffers frames wait in the sink and one in the pull thread.
+    const running = this.run !== null && this.plan?.finite === false ? this.run.handle.dropped(this.run.received, SINK_MAX_BUFFERS + 1) : 0;
+    return this.stat.snapshot(this.cfg.id, this.cfg.kind, this.state, running);
   }
 
   /** Builds (or builds again: an images folder is read again) the source plan and plays its first run. */
@@ -165,7 +129,7 @@ export class Camera {
     const run: Run = { tok: ++this.token, handle, received: 0, eos: false, pullDone: false };
     this.run = run;
     handle.onMessage = (msg) => this.onBus(run, msg);
-    this.arm(this.opts.startTimeoutMs, `no frame within ${this.opts.startTimeoutMs} ms of start`);
+    this.watchdog.arm(this.opts.startTimeoutMs, `no frame within ${this.opts.startTimeoutMs} ms of start`);
     if (!handle.play()) {
       this.handles.delete(desc);
       return this.fail("the pipeline cannot start: an element failed to open its resource");
@@ -203,9 +167,9 @@ export class Camera {
     if (this.stat.frame(px.width, px.height, now)) this.log.debug({ width: px.width, height: px.height }, "frame size changed");
     if (current) {
       const stall = Math.max(this.opts.stallTimeoutMs, this.plan?.fps === undefined ? 0 : 3000 / this.plan.fps);
-      this.arm(stall, `no frame for ${Math.round(stall)} ms`);
+      this.watchdog.arm(stall, `no frame for ${Math.round(stall)} ms`);
       if (this.state !== "running") {
-        this.backoffMs = this.opts.backoffInitialMs;
+        this.backoff.reset();
         this.lastLogged = null;
         this.setState("running");
         this.log.info({ width: px.width, height: px.height, format: px.format }, "camera running");
@@ -236,7 +200,7 @@ export class Camera {
     if (plan.loop && !plan.replayable) {
       if (!run.handle.rewind()) return this.fail("cannot loop: seeking back to the start was refused");
       run.eos = run.pullDone = false;
-      this.arm(this.opts.startTimeoutMs, `no frame within ${this.opts.startTimeoutMs} ms of looping`);
+      this.watchdog.arm(this.opts.startTimeoutMs, `no frame within ${this.opts.startTimeoutMs} ms of looping`);
       return this.pull(run);
     }
     this.teardown();
@@ -247,7 +211,7 @@ export class Camera {
     } else if (plan.loop) {
       this.timer = setTimeout(() => void this.launch(), 0);
     } else {
-      if (this.watchdog !== null) clearInterval(this.watchdog);
+      this.watchdog.stop();
       this.setState("ended");
       this.log.info({ frames: this.stat.frames }, "camera ended: source played to its end");
       this.subject.complete();
@@ -257,15 +221,15 @@ export class Camera {
 
   /** Records a failure, stops the pipeline, goes down and schedules a restart after the backoff. */
   private fail(reason: string): void {
+    if (this.timer !== null) clearTimeout(this.timer);
     this.stat.failure(reason);
     this.teardown();
     this.setState("down");
-    const retryMs = this.backoffMs;
+    const retryMs = this.backoff.take();
     const fields = { reason, retry_in_ms: retryMs, errors: this.stat.errors };
     if (reason !== this.lastLogged) this.log.error(fields, "camera down");
     else this.log.debug(fields, "camera still down");
     this.lastLogged = reason;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.backoffMaxMs);
     this.timer = setTimeout(() => {
       this.timer = null;
       this.stat.restarts++;
@@ -277,25 +241,13 @@ export class Camera {
   /** Stops the current pipeline, if any, and counts what its sink dropped. */
   private teardown(): void {
     this.token++;
-    this.deadline = Infinity;
+    this.watchdog.disarm();
     const run = this.run;
     this.run = null;
     if (run === null) return;
     run.handle.onMessage = () => {};
-    if (this.plan?.finite === false) {
-      const rendered = run.handle.rendered();
-      if (rendered !== null) this.stat.droppedClosed += Math.max(0, rendered - run.received - 1);
-    }
+    if (this.plan?.finite === false) this.stat.droppedClosed += run.handle.dropped(run.received, 1);
     run.handle.stop();
-  }
-
-  private arm(ms: number, reason: string): void {
-    this.deadline = performance.now() + ms;
-    this.deadlineReason = reason;
-  }
-
-  private checkWatchdog(): void {
-    if (this.run !== null && performance.now() > this.deadline) this.fail(this.deadlineReason);
   }
 
   private setState(state: CameraState): void {

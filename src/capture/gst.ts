@@ -72,3 +72,18 @@ export function parsePipeline(description: string): GstPipeline {
 export function isAppSink(el: Record<string, unknown> | undefined): el is Record<string, unknown> & AppSink {
   return el !== undefined && typeof el.pull === "function";
 }
+
+let threadpoolWarned = false;
+
+/**
+ * Warns once when the libuv pool looks too small: every camera holds two pool threads (a waiting
+ * pull and a waiting bus poll), and the pool is 4 threads unless UV_THREADPOOL_SIZE says otherwise
+ * before the first use.
+ */
+export function warnSmallThreadpool(warn: (size: number) => void): void {
+  const size = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  if (size < 8 && !threadpoolWarned) {
+    threadpoolWarned = true;
+    warn(size);
+  }
+}

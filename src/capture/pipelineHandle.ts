@@ -1,5 +1,17 @@
 import { isAppSink, parsePipeline, type AppSink, type BusMessage, type GstPipeline } from "./gst.js";
 
+/** One play of one pipeline: callbacks carry `tok` and are ignored once another run began. */
+export interface Run {
+  tok: number;
+  handle: PipelineHandle;
+  /** Samples pulled in this run. */
+  received: number;
+  /** The bus said end of stream. */
+  eos: boolean;
+  /** The pull loop got null (end of stream or stopped). */
+  pullDone: boolean;
+}
+
 /**
  * One parsed pipeline that a camera plays, stops and plays again, with its bus poller.
  *
@@ -73,10 +85,13 @@ export class PipelineHandle {
     return this.pipeline.seek(0, 1 | 4); // GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT
   }
 
-  /** Buffers the sink has taken since it last started (GstBaseSink stats), or null when unknown. */
-  rendered(): number | null {
+  /**
+   * Frames the sink threw away since it last started: the buffers it took (GstBaseSink stats'
+   * `rendered`) less the `received` ones and the `inFlight` ones that may still be on their way.
+   */
+  dropped(received: number, inFlight: number): number {
     const m = /rendered=\(guint64\)(\d+)/.exec(String(this.sink.stats));
-    return m === null ? null : Number(m[1]);
+    return m === null ? 0 : Math.max(0, Number(m[1]) - received - inFlight);
   }
 
   private dispatch(msg: BusMessage): void {

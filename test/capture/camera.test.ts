@@ -99,6 +99,33 @@ describe("raw pipeline camera", () => {
     await cam.stop();
   });
 
+  it("a pipeline that never delivers a frame is declared down by the start watchdog, and retried", async () => {
+    const { cam } = camera({ id: "silent", kind: "pipeline", description: "appsrc is-live=true ! videoconvert ! appsink name=sink" }, undefined, {
+      startTimeoutMs: 400,
+      backoffInitialMs: 100,
+      backoffMaxMs: 200,
+    });
+    cams.push(cam);
+    const t0 = performance.now();
+    await cam.start();
+    const ms = performance.now() - t0;
+    assert.equal(cam.stats().state, "down");
+    assert.ok(ms >= 350 && ms < 1500, `down after ${ms.toFixed(0)} ms`);
+    assert.equal(cam.stats().last_error, "no frame within 400 ms of start");
+    await waitFor(() => cam.stats().restarts >= 1 && cam.stats().errors >= 2, 3000, "a retry that times out again");
+    await cam.stop();
+  });
+
+  it("samples of a format it cannot pack are skipped and counted, never delivered", async () => {
+    const description = "videotestsrc is-live=true ! video/x-raw,format=I420,width=64,height=48,framerate=30/1 ! appsink name=sink sync=false";
+    const { cam, frames } = camera({ id: "i420", kind: "pipeline", description });
+    cams.push(cam);
+    await waitFor(() => (void cam.start(), cam.stats().skipped >= 5), 3000, "skipped samples");
+    assert.equal(frames.length, 0);
+    assert.notEqual(cam.stats().state, "running");
+    await cam.stop();
+  });
+
   it("a description without an appsink named sink is refused with a clear message", async () => {
     const { cam } = camera({ id: "nosink", kind: "pipeline", description: "videotestsrc ! videoconvert ! fakesink" });
     cams.push(cam);
