@@ -9,6 +9,8 @@ import type { Config } from "./config/schema.js";
 import { InferenceEngine } from "./pipeline/inferenceEngine.js";
 import { InspectionPipeline } from "./pipeline/pipeline.js";
 import { EmbeddedBroker } from "./publish/embeddedBroker.js";
+import { join } from "node:path";
+import { DiskSpool } from "./publish/diskSpool.js";
 import { MqttPublisher } from "./publish/mqttPublisher.js";
 import { ThumbnailRenderer } from "./publish/thumbnail.js";
 import type { CameraStatus } from "./publish/topics.js";
@@ -71,7 +73,7 @@ export class Daemon {
       void this.stop(5000).finally(() => process.exit(1));
     });
     const model = { name: this.engine.manifest.name, version: this.engine.manifest.version };
-    this.cameras = cfg.cameras.map((c) => new Camera(c, log.child({ mod: "capture", camera: c.id })));
+    this.cameras = cfg.cameras.map((c) => new Camera(c, log));
     this.publisher = new MqttPublisher({
       mqtt: cfg.mqtt,
       base_topic: cfg.base_topic,
@@ -79,6 +81,7 @@ export class Daemon {
       cameras: this.cameraStatus(),
       log,
       url: this.broker?.url,
+      spool: DiskSpool.open(join(cfg.state_dir, "spool"), { max_bytes: cfg.mqtt.spool.max_mb * 1024 * 1024, max_age_ms: cfg.mqtt.spool.max_age_h * 3_600_000 }, log),
     });
     await this.publisher.start();
     this.pipeline = new InspectionPipeline({
@@ -155,8 +158,10 @@ export class Daemon {
           this.pipeline!.setReference(c.id, null);
           continue;
         }
+        const had = this.pipeline!.referenceOf(c.id) !== undefined;
         this.pipeline!.setReference(c.id, ref);
-        this.log.info({ camera: c.id, shots: ref?.shots ?? 0 }, ref ? "few-shot reference in use" : "few-shot reference removed");
+        if (ref) this.log.info({ camera: c.id, shots: ref.shots, created_at: ref.created_at }, "few-shot reference in use");
+        else if (had) this.log.info({ camera: c.id }, "few-shot reference removed");
       } catch (err) {
         this.log.error({ camera: c.id, file: this.references.path(c.id), err: (err as Error).message }, "reference unreadable; the camera runs without one");
         this.pipeline!.setReference(c.id, null);

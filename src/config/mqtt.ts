@@ -24,6 +24,14 @@ export const mqttSchema = z
       .strict()
       .optional(),
     keepalive_s: z.number().int().min(1).max(3600).default(15).describe("MQTT keepalive, in seconds; the last will fires after about 1.5x this"),
+    spool: z
+      .object({
+        max_mb: z.number().positive().max(1_000_000).default(256).describe("Results waiting for the broker may take this many MiB on disk; the oldest go first"),
+        max_age_h: z.number().min(0).max(24 * 365).default(168).describe("Results older than this many hours are dropped from the spool; 0 keeps them however old"),
+      })
+      .strict()
+      .default({})
+      .describe("Disk spool under state_dir/spool for results the broker cannot take; survives restarts"),
     thumbnail: z
       .object({
         enabled: z.boolean().default(true).describe("Publish JPEG thumbnails"),
