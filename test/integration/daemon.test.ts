@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Ajv2020 } from "ajv/dist/2020.js";
+import { Ajv } from "ajv";
+import addFormats from "ajv-formats";
 import { connect, type MqttClient } from "mqtt";
 import sharp from "sharp";
 import { freePort, startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
@@ -13,7 +14,8 @@ const demoImages = readdirSync(demoDir).filter((f) => /\.(jpe?g|png)$/i.test(f))
 /** The truth is in each demo image's name: NNN_<type>_<original>.jpg, type 'good' for a good part. */
 const truth = demoImages.map((f) => (f.split("_")[1] === "good" ? "pass" : "fail"));
 
-const ajv = new Ajv2020({ allErrors: true, strict: false });
+const ajv = new Ajv({ allErrors: true, strict: true });
+addFormats.default(ajv);
 const validateResult = ajv.compile(JSON.parse(readFileSync("schemas/result.schema.json", "utf8")));
 const validateStatus = ajv.compile(JSON.parse(readFileSync("schemas/status.schema.json", "utf8")));
 
