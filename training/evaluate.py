@@ -4,7 +4,8 @@ Why: a quick check of a trained run before the daemon's own `linewatch eval` mea
 Nothing here feeds back into training, checkpoint selection or thresholds (those use the
 held-back train/good images only). Each test image is resized whole to the model input
 (resize-to-model), its calibrated map is resized back to the image size, and metrics are
-computed at the original resolution.
+computed at the original resolution. Per type: image AUROC against test/good, pixel AUROC
+and AUPRO on that type's images only.
 
   /usr/bin/python3 training/evaluate.py --run training/runs/s1 \
       --dataset shared/datasets/magnetic-tile [--write-manifest models/magtile-student/model.json]
@@ -93,15 +94,17 @@ def evaluate(run, dataset, limit=None):
     res = summarise(types, maps, masks, scores, man["threshold"])
     res["ms_per_image_torch_2_threads"] = round(ms, 2)
     res["per_type"] = {}
-    for t in sorted(set(types)):
-        if t == "good":
-            continue
-        sel = [i for i, u in enumerate(types) if u in (t, "good")]
-        only = [i for i, u in enumerate(types) if u == t]
-        r = summarise([types[i] for i in sel], [maps[i] for i in sel], [masks[i] for i in sel], scores[sel],
-                      man["threshold"])
-        r["pixel_auroc_own_images"] = auroc(np.concatenate([maps[i].ravel() for i in only]),
-                                            np.concatenate([masks[i].ravel() for i in only]))
+    lab = np.array([t != "good" for t in types])
+    for t in sorted(set(types) - {"good"}):
+        own = [i for i, u in enumerate(types) if u == t]
+        sel = own + [i for i, u in enumerate(types) if u == "good"]
+        r = {"image_auroc": auroc(scores[sel], lab[sel]),
+             "pixel_auroc": auroc(np.concatenate([maps[i].ravel() for i in own]),
+                                  np.concatenate([masks[i].ravel() for i in own])),
+             "aupro": aupro([maps[i] for i in own], [masks[i] for i in own]),
+             "iou_anomalous": float(np.mean([iou(maps[i] >= man["threshold"]["pixel"], masks[i]) for i in own])),
+             "defect_detection_rate": float((scores[own] >= man["threshold"]["image"]).mean()),
+             "images": len(own)}
         res["per_type"][t] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in res.items()}
 

@@ -132,6 +132,11 @@ def export_checkpoint(ckpt_path, out, data, name=None, extra=None):
                         "calibration (held-back train/good, whole image + flips)": cal_stats},
         },
     }
+    if args.get("init"):  # fine-tuned: record the whole chain of commands
+        prev = torch.load(args["init"], map_location="cpu")
+        manifest["provenance"]["init_from"] = {"checkpoint": args["init"], "command": prev["command"],
+                                               "train_seconds": prev["train_seconds"], "teacher": prev.get("teacher")}
+        manifest["provenance"]["train_seconds_total"] = round(ckpt["train_seconds"] + prev["train_seconds"], 1)
     if extra:
         manifest["provenance"].update(extra)
     with open(os.path.join(out, "model.json"), "w") as f:

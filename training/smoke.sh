@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI smoke test of the training toolchain (< 2 min on 2 cores, no network, no shared/ data):
-# makes 10 procedural images (mixed sizes, gray and colour) and a tiny MVTec-layout test set,
+# makes 8 procedural images (mixed sizes, gray and colour) and a tiny MVTec-layout test set,
 # then: student training + export, determinism (same seed -> same weights), feature-bank
 # teacher (random backbone), distillation from it, distillation from files beside the
 # images, and the python evaluation. Every exported model goes through check_model.py
@@ -37,7 +37,7 @@ def make(path, w, h, gray, defect=False):
     return m
 for d in ("train/good", "test/good", "test/hole", "ground_truth/hole"):
     os.makedirs(os.path.join(root, "ds", d), exist_ok=True)
-for i in range(10):
+for i in range(8):
     make(f"{root}/ds/train/good/{i:02d}.png", rng.randint(90, 300), rng.randint(90, 300), i % 3 != 0)
     np.save(f"{root}/ds/train/good/{i:02d}.npy", rng.rand(20, 20).astype(np.float32))
 for i in range(2):
@@ -46,7 +46,7 @@ for i in range(2):
     Image.fromarray((m * 255).astype(np.uint8)).save(f"{root}/ds/ground_truth/hole/{i}_mask.png")
 PY
 data="$tmp/ds/train/good"
-common=(--data "$data" --steps 4 --batch 2 --size 128 --val-every 2 --threads 2)
+common=(--data "$data" --steps 4 --batch 2 --size 96 --val-every 2 --threads 2)
 
 echo "smoke: student (synthetic masks only)"
 $py "$here/train.py" "${common[@]}" --out "$tmp/s1" --seed 3
@@ -62,7 +62,7 @@ print("smoke: same seed -> identical weights")
 PY
 
 echo "smoke: feature-bank teacher (random backbone) and distillation from it"
-$py "$here/train_teacher.py" --data "$data" --out "$tmp/t" --weights none --bank 64 --size 128 --per-view 32
+$py "$here/train_teacher.py" --data "$data" --out "$tmp/t" --weights none --bank 64 --size 96 --per-view 32
 $py "$here/check_model.py" "$tmp/t" $ort
 $py "$here/train.py" "${common[@]}" --out "$tmp/d" --teacher "bank:$tmp/t/teacher.pt"
 $py "$here/check_model.py" "$tmp/d" $ort

@@ -105,6 +105,33 @@ def edge_mask(size, rng):
     return np.ascontiguousarray(m).astype(np.float32)
 
 
+def region_mask(size, rng):
+    """A large region (10-60 % of the view) bounded by a wavy line across the whole view:
+    uneven wear, a different finish on part of a surface, a stain covering a corner."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    a = rng.uniform(0, 2 * np.pi)
+    u = np.cos(a) * (xx - 0.5) + np.sin(a) * (yy - 0.5)
+    wave = 0.15 * perlin(size, size, 2, 2, rng) * rng.uniform(0.3, 1.5)
+    m = u + wave > rng.uniform(-0.1, 0.4)
+    return m.astype(np.float32)
+
+
+def texture_change(img, rng, pool_view=None):
+    """Same mean level, different fine texture: scaled, removed or foreign high frequencies."""
+    sig = rng.uniform(1.0, 4.0)
+    low = gaussian_filter(img, (sig, sig, 0))
+    high = img - low
+    k = rng.randint(3)
+    if k == 0:
+        high = high * (rng.uniform(0.0, 0.5) if rng.rand() < 0.5 else rng.uniform(1.6, 3.0))
+    elif k == 1 and pool_view is not None:
+        other = np.rot90(pool_view, rng.randint(0, 4))[:img.shape[0], :img.shape[1]]
+        high = (other - gaussian_filter(other, (sig, sig, 0))) * rng.uniform(0.7, 2.0)
+    else:
+        high = np.rot90(high, 1) * rng.uniform(0.7, 2.0)
+    return low + high + rng.uniform(-0.08, 0.08)
+
+
 def texture(img, pool_view, rng):
     """A foreign texture the size of img: procedural, or another (transformed) normal view."""
     h, w, _ = img.shape
@@ -148,13 +175,16 @@ def synthesize(img, rng, pool_view=None):
     segmenter must look at local statistics instead of memorising a few defect looks.
     """
     size = img.shape[0]
-    shape = rng.choice(["perlin", "perlin", "scratch", "blob", "edge"])
+    shape = rng.choice(["perlin", "perlin", "scratch", "blob", "edge", "region"])
     m = {"perlin": lambda: perlin_mask(size, rng), "scratch": lambda: scratch_mask(size, rng),
-         "blob": lambda: blob_mask(size, rng), "edge": lambda: edge_mask(size, rng)}[shape]()
+         "blob": lambda: blob_mask(size, rng), "edge": lambda: edge_mask(size, rng),
+         "region": lambda: region_mask(size, rng)}[shape]()
     alpha = gaussian_filter(m, rng.uniform(0.3, 1.5)) if rng.rand() < 0.7 else m
     alpha = alpha[..., None]
-    fill = rng.randint(4)
-    if fill == 0:  # foreign texture
+    fill = rng.randint(5)
+    if fill == 4:  # texture change, common for large regions
+        out = img * (1 - alpha) + texture_change(img, rng, pool_view) * alpha
+    elif fill == 0:  # foreign texture
         beta = rng.uniform(0.3, 1.0)
         out = img * (1 - beta * alpha) + texture(img, pool_view, rng) * beta * alpha
     elif fill == 1:  # brighter / darker region with a smooth profile

@@ -45,6 +45,7 @@ def parse_args(argv=None):
     p.add_argument("--anomaly-p", type=float, default=0.6, help="share of views given a synthetic anomaly")
     p.add_argument("--val-every", type=int, default=100)
     p.add_argument("--teacher", default="none", help="none | bank:TEACHER.pt | files[:DIR] (see distill.py)")
+    p.add_argument("--init", default=None, help="start from this student.pt (fine-tune / continue)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--name", default=None, help="model name in model.json (default: out folder name)")
     p.add_argument("--no-export", action="store_true")
@@ -131,6 +132,8 @@ def main(argv=None):
     val = make_valset(hold, args.seed, args.size)
     targets = None if args.teacher == "none" else Targets(args.teacher, args.data, train_p, args.size)
     net = Student(args.width)
+    if args.init:
+        net.load_state_dict(torch.load(args.init, map_location="cpu")["state"])
     print(f"train {len(ims)} images, holdout {len(hold)}; student {count_flops(net, args.size) / 1e9:.2f} GFLOP, "
           f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M params", flush=True)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
