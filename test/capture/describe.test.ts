@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -22,6 +23,16 @@ describe("descriptions per kind", () => {
   });
 
   it("rtsp: transport, latency and a quoted URL; refused at once when the port is closed", async () => {
+    const srv = createServer((sock) => sock.destroy());
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    const port = (srv.address() as AddressInfo).port;
+    const p = await plan({ id: "r", kind: "rtsp", url: `rtsp://127.0.0.1:${port}/cam`, transport: "udp", latency_ms: 50, fps: 5 });
+    srv.close();
+    assert.equal(
+      p.descriptions[0],
+      `rtspsrc location="rtsp://127.0.0.1:${port}/cam" protocols=udp latency=50 drop-on-latency=true ! decodebin ! videorate drop-only=true ! video/x-raw,framerate=5/1 ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false drop=true max-buffers=2 enable-last-sample=false`,
+    );
+    assert.deepEqual([p.finite, p.replayable], [false, false]);
     await assert.rejects(plan({ id: "r", kind: "rtsp", url: "rtsp://127.0.0.1:1/x" }), (e: unknown) => e instanceof CaptureError && e.camera === "r" && /127\.0\.0\.1:1 unreachable: .*ECONNREFUSED/.test(e.message));
   });
 
