@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { lastValueFrom, Subject, toArray } from "rxjs";
+import { cameraSchema, type CameraConfig } from "../../src/config/camera.js";
+import { defaultModelDir } from "../../src/config/load.js";
+import { InferenceEngine } from "../../src/pipeline/inferenceEngine.js";
+import { InspectionPipeline } from "../../src/pipeline/pipeline.js";
+import { createLogger } from "../../src/service/logger.js";
+import type { Frame } from "../../src/types.js";
+
+const log = createLogger("warn", new Writable({ write: (_c, _e, cb) => cb() }));
+const cam = (id: string, tiling: CameraConfig["tiling"] = { mode: "resize" }): CameraConfig => cameraSchema.parse({ id, kind: "test", width: 64, height: 48, tiling });
+const frame = (camera: string, seq: number, w = 64, h = 48): Frame => ({
+  camera, seq, captured_at: Date.now(), captured_mono: performance.now(), width: w, height: h, format: "RGB",
+  data: new Uint8Array(w * h * 3).map((_, i) => (i * 31 + seq) % 256),
+});
+const settings = { batch_max_tiles: 4, batch_max_wait_ms: 5, max_pending_frames: 2 };
+
+describe("InspectionPipeline on the real model", { timeout: 120_000 }, () => {
+  let engine: InferenceEngine;
+  before(async () => {
+    engine = await InferenceEngine.open({ dir: process.env.LINEWATCH_TEST_MODEL ?? defaultModelDir, providers: [{ kind: "cpu" }], threads: 1 }, log);
+  });
+  after(() => engine?.close());
+
+  it("decides every frame of every camera, in order per camera, when inference keeps up", async () => {
+    const p = new InspectionPipeline({ cameras: [cam("a"), cam("b", { mode: "grid", tile: 32, overlap: 8 })], settings, engine, log });
+    const frames = new Subject<Frame>();
+    const out = lastValueFrom(p.connect(frames).pipe(toArray()));
+    for (let i = 0; i < 6; i++) {
+      frames.next(frame("a", i));
+      frames.next(frame("b", i));
+      // Paced like a camera: the next frames come after these are decided.
+      while (p.inflight > 0) await new Promise((r) => setTimeout(r, 2));
+    }
+    frames.complete();
+    const decisions = await out;
+    for (const c of ["a", "b"]) assert.deepEqual(decisions.filter((d) => d.camera === c).map((d) => d.seq), [0, 1, 2, 3, 4, 5]);
+    const b = decisions.find((d) => d.camera === "b")!;
+    assert.equal(b.map.length, 64 * 48, "map at ROI resolution");
+    assert.equal(p.stats("a").dropped, 0);
+    assert.equal(p.stats("b").decided, 6);
+  });
+
+  it("drops each camera's oldest waiting frames under a flood, and still decides what it keeps", async () => {
+    const p = new InspectionPipeline({ cameras: [cam("a"), cam("b")], settings: { ...settings, batch_max_tiles: 1 }, engine, log });
+    const frames = new Subject<Frame>();
+    const out = lastValueFrom(p.connect(frames).pipe(toArray()));
+    // 40 frames per camera at once: far faster than the model.
+    for (let i = 0; i < 40; i++) {
+      frames.next(frame("a", i));
+      frames.next(frame("b", i));
+    }
+    frames.complete();
+    const decisions = await out;
+    for (const c of ["a", "b"]) {
+      const s = p.stats(c);
+      const seqs = decisions.filter((d) => d.camera === c).map((d) => d.seq);
+      assert.equal(s.received, 40);
+      assert.ok(s.dropped > 30, `${c}: only ${s.dropped} dropped`);
+      assert.equal(seqs.length + s.dropped, 40, "every frame decided or counted as dropped");
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), "decisions stay in order");
+      // The newest frames survive: what is decided last is the last frame sent.
+      assert.equal(seqs.at(-1), 39);
+    }
+  });
+
+  it("skips and counts a malformed frame without stopping", async () => {
+    const p = new InspectionPipeline({ cameras: [cam("a", { mode: "resize" })], settings, engine, log });
+    const frames = new Subject<Frame>();
+    const out = lastValueFrom(p.connect(frames).pipe(toArray()));
+    frames.next({ ...frame("a", 0), data: new Uint8Array(10) });
+    frames.next({ ...frame("a", 1), width: 0, height: 0, data: new Uint8Array(0) });
+    frames.next(frame("a", 2));
+    frames.complete();
+    const decisions = await out;
+    assert.deepEqual(decisions.map((d) => d.seq), [2]);
+    assert.equal(p.stats("a").bad_frames, 2);
+  });
+});
