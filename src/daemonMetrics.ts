@@ -6,6 +6,8 @@ import type { CameraPipelineStats } from "./pipeline/pipeline.js";
 import type { PublisherStats } from "./publish/mqttPublisher.js";
 import type { CollectedMetric, MetricsRegistry } from "./service/metrics.js";
 import { systemCollector } from "./service/systemMetrics.js";
+import { readdirSync } from "node:fs";
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { Decision } from "./types.js";
 
 /** What the metrics read of a camera. */
@@ -14,6 +16,8 @@ export interface CameraCounters {
   state: string;
   frames: number;
   dropped: number;
+  /** Samples capture skipped: empty, wrong size or a format it cannot pack. */
+  skipped: number;
   errors: number;
   restarts: number;
 }
@@ -25,6 +29,7 @@ export interface MetricSources {
   inflight: () => number;
   publisher: () => PublisherStats | null;
   thumbnails: () => { rendered: number; skipped: number; errors: number };
+  commands: () => { accepted: number; rejected: number };
 }
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -35,6 +40,7 @@ export class DaemonMetrics {
   private readonly inference;
   private readonly batch;
   private readonly fpsState = new Map<string, { frames: number; at: number; fps: number }>();
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(
     readonly registry: MetricsRegistry,
@@ -43,6 +49,7 @@ export class DaemonMetrics {
     this.latency = registry.histogram("linewatch_latency_seconds", "Capture to published result, seconds", SECONDS);
     this.inference = registry.histogram("linewatch_inference_seconds", "Model time per batch, seconds", SECONDS);
     this.batch = registry.histogram("linewatch_batch_tiles", "Tiles per inference batch", [1, 2, 4, 8, 16, 32, 64, 128]);
+    this.loopDelay.enable();
     registry.registerCollector(() => this.collect());
     registry.registerCollector(systemCollector());
   }
@@ -80,6 +87,10 @@ export class DaemonMetrics {
     });
     const pub = this.sources.publisher();
     const thumbs = this.sources.thumbnails();
+    const cmds = this.sources.commands();
+    // Event-loop lag since the last scrape: what a busy main thread makes every timer wait.
+    const lag = { p99: this.loopDelay.percentile(99) / 1e9, max: this.loopDelay.max / 1e9 };
+    this.loopDelay.reset();
     return [
       per("linewatch_camera_up", "1 while the camera delivers frames", "gauge", (c) => (c.state === "running" ? 1 : 0)),
       per("linewatch_camera_fps", "Frames per second delivered by the camera, since the last scrape", "gauge", (c) => this.fps(c.id, c.frames)),
@@ -87,7 +98,7 @@ export class DaemonMetrics {
       per("linewatch_camera_restarts_total", "Capture restarts after errors", "counter", (c) => c.restarts),
       per("linewatch_camera_errors_total", "Capture errors", "counter", (c) => c.errors),
       per("linewatch_frames_dropped_total", "Frames dropped because inference fell behind (oldest first), plus frames capture dropped", "counter", (c, p) => p.dropped + c.dropped),
-      per("linewatch_frames_bad_total", "Frames skipped as malformed (size, format)", "counter", (_c, p) => p.bad_frames),
+      per("linewatch_frames_bad_total", "Frames skipped as malformed: by capture (empty, wrong size, unknown format) or the pipeline (ROI outside the frame)", "counter", (c, p) => p.bad_frames + c.skipped),
       per("linewatch_frames_failed_total", "Frames whose inference failed", "counter", (_c, p) => p.inference_errors),
       per("linewatch_frames_decided_total", "Frames decided", "counter", (_c, p) => p.decided),
       per("linewatch_queue_depth", "Frames waiting for inference", "gauge", (_c, p) => p.waiting),
@@ -104,8 +115,23 @@ export class DaemonMetrics {
       { name: "linewatch_mqtt_publish_errors_total", help: "Result publishes that failed (then spooled)", type: "counter", samples: [{ value: pub?.publish_errors ?? 0 }] },
       { name: "linewatch_spool_depth", help: "Results waiting in the spool", type: "gauge", samples: [{ value: pub?.spool_depth ?? 0 }] },
       { name: "linewatch_spool_dropped_total", help: "Results the spool dropped when full or too old", type: "counter", samples: [{ value: pub?.spool_dropped ?? 0 }] },
+      { name: "linewatch_mqtt_refused_total", help: "Results the broker refused (MQTT 5 reason code, e.g. its ACL); dropped", type: "counter", samples: [{ value: pub?.refused ?? 0 }] },
+      { name: "linewatch_mqtt_reconnects_total", help: "Connections to the broker after the first", type: "counter", samples: [{ value: pub?.reconnects ?? 0 }] },
+      { name: "linewatch_commands_total", help: "Commands received on .../set topics, by result", type: "counter", samples: [{ labels: { result: "accepted" }, value: cmds.accepted }, { labels: { result: "rejected" }, value: cmds.rejected }] },
+      { name: "process_open_fds", help: "Open file descriptors of linewatch", type: "gauge", samples: [{ value: openFds() }] },
+      { name: "nodejs_eventloop_lag_p99_seconds", help: "99th percentile of the event-loop delay since the last scrape, seconds", type: "gauge", samples: [{ value: Number.isFinite(lag.p99) ? lag.p99 : 0 }] },
+      { name: "nodejs_eventloop_lag_max_seconds", help: "Largest event-loop delay since the last scrape, seconds", type: "gauge", samples: [{ value: Number.isFinite(lag.max) ? lag.max : 0 }] },
       { name: "linewatch_thumbnails_total", help: "Thumbnails rendered", type: "counter", samples: [{ value: thumbs.rendered }] },
       { name: "linewatch_thumbnails_dropped_total", help: "Thumbnails not sent (socket backed up or broker away)", type: "counter", samples: [{ value: pub?.thumbnails_dropped ?? 0 }] },
     ];
+  }
+}
+
+/** Open file descriptors of this process (Linux /proc), or 0 where /proc is missing. */
+function openFds(): number {
+  try {
+    return readdirSync("/proc/self/fd").length;
+  } catch {
+    return 0;
   }
 }

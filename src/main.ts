@@ -11,6 +11,9 @@ import { InspectionPipeline } from "./pipeline/pipeline.js";
 import { EmbeddedBroker } from "./publish/embeddedBroker.js";
 import { join } from "node:path";
 import { DiskSpool } from "./publish/diskSpool.js";
+import { CommandChannel } from "./publish/commandChannel.js";
+import { Enrollment } from "./enrollment.js";
+import { stallable } from "./debugStall.js";
 import { MqttPublisher } from "./publish/mqttPublisher.js";
 import { ThumbnailRenderer } from "./publish/thumbnail.js";
 import type { CameraStatus } from "./publish/topics.js";
@@ -21,7 +24,11 @@ import type { Logger } from "./service/logger.js";
 import { MetricsRegistry } from "./service/metrics.js";
 import { SdNotify } from "./service/sdNotify.js";
 import type { Decision } from "./types.js";
+import type { Inferencer } from "./pipeline/pipeline.js";
 import { version } from "./version.js";
+
+/** How long start() waits for the cameras' first frames before READY=1, ms. */
+const CAMERA_START_WAIT_MS = 3000;
 
 /** The running daemon. `start()` and `stop()` as every component: stop is safe twice. */
 export class Daemon {
@@ -36,6 +43,8 @@ export class Daemon {
   private pipeline: InspectionPipeline | null = null;
   private cameras: Camera[] = [];
   private health: HealthServer | null = null;
+  private commands: CommandChannel | null = null;
+  private enrollment: Enrollment | null = null;
   private readonly stop$ = new Subject<void>();
   private decisions: Subscription | null = null;
   private drained: Promise<void> = Promise.resolve();
@@ -47,7 +56,7 @@ export class Daemon {
   constructor(
     readonly cfg: Config,
     private readonly log: Logger,
-    env: NodeJS.ProcessEnv = process.env,
+    private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
     this.notify = new SdNotify({ log, env });
     this.references = new ReferenceStore(cfg.state_dir);
@@ -73,7 +82,7 @@ export class Daemon {
       void this.stop(5000).finally(() => process.exit(1));
     });
     const model = { name: this.engine.manifest.name, version: this.engine.manifest.version };
-    this.cameras = cfg.cameras.map((c) => new Camera(c, log));
+    this.cameras = cfg.cameras.map((c) => new Camera(c, log, { backoffInitialMs: c.reconnect_initial_ms, backoffMaxMs: c.reconnect_max_s * 1000 }));
     this.publisher = new MqttPublisher({
       mqtt: cfg.mqtt,
       base_topic: cfg.base_topic,
@@ -81,17 +90,20 @@ export class Daemon {
       cameras: this.cameraStatus(),
       log,
       url: this.broker?.url,
+      env: this.env,
       spool: DiskSpool.open(join(cfg.state_dir, "spool"), { max_bytes: cfg.mqtt.spool.max_mb * 1024 * 1024, max_age_ms: cfg.mqtt.spool.max_age_h * 3_600_000 }, log),
     });
     await this.publisher.start();
+    const engine = stallable(this.engine, this.env, mainLog);
     this.pipeline = new InspectionPipeline({
       cameras: cfg.cameras,
       settings: cfg.pipeline,
-      engine: this.engine,
+      engine,
       log: log.child({ mod: "pipeline" }),
       onBatch: (tiles, ms) => this.metrics?.observeBatch(tiles, ms),
     });
     this.loadReferences();
+    this.startCommands(engine);
     const frames$ = merge(...this.cameras.map((c) => c.frames$)).pipe(takeUntil(this.stop$));
     this.drained = new Promise<void>((resolve) => {
       this.decisions = this.pipeline!.connect(frames$).subscribe({
@@ -111,20 +123,44 @@ export class Daemon {
       inflight: () => pipeline.inflight,
       publisher: () => this.publisher?.stats() ?? null,
       thumbnails: () => this.thumbs.stats(),
+      commands: () => this.commands?.stats() ?? { accepted: 0, rejected: 0 },
     });
-    for (const c of this.cameras) await c.start();
-    this.health = new HealthServer({ ...cfg.health, report: () => this.healthReport(), metrics: this.registry, log });
-    await this.health.start();
     this.supervisor = setInterval(() => this.tick(), 1000);
     this.supervisor.unref();
+    this.health = new HealthServer({ ...cfg.health, report: () => this.healthReport(), metrics: this.registry, log });
+    await this.health.start();
+    // Cameras start side by side: one that never delivers (start timeout) must not hold up the others.
+    // READY waits for each camera's first frame or failure, at most CAMERA_START_WAIT_MS: a slow one starts on in the background.
+    const started = Promise.all(this.cameras.map((c) => c.start()));
+    await Promise.race([started, new Promise((r) => setTimeout(r, CAMERA_START_WAIT_MS).unref())]);
+    this.tick();
     this.notify.startWatchdog(() => this.progressing());
     await this.notify.ready(`inspecting ${this.cameras.length} camera(s) with ${model.name} ${model.version} on ${this.engine.provider}`);
     mainLog.info({ cameras: this.cameras.length, provider: this.engine.provider, health_port: this.health.port }, "linewatch is running");
   }
 
+  /** `<camera>/+/set` command topics; enrolment is the one command so far. */
+  private startCommands(engine: Inferencer): void {
+    const client = this.publisher!.client!;
+    const answer = (camera: string, body: Record<string, unknown>) => this.commands?.answer(camera, "enroll", body);
+    this.enrollment = new Enrollment({ engine, store: this.references, cameras: this.cfg.cameras, batch_max: this.cfg.pipeline.batch_max_tiles, log: this.log, answer, changed: () => this.loadReferences() });
+    this.commands = new CommandChannel({
+      client,
+      base_topic: this.cfg.base_topic,
+      device: this.cfg.device_id,
+      cameras: this.cfg.cameras.map((c) => c.id),
+      log: this.log,
+      onCommand: (cmd) => this.enrollment?.command(cmd.camera, cmd.payload),
+    });
+    this.commands.start();
+  }
+
   private onDecision(d: Decision): void {
     this.lastProgress = performance.now();
+    // One line per decision at debug: which results a run produced, for audits and tests.
+    this.log.debug({ camera: d.camera, seq: d.seq, frame_id: d.frame_id, verdict: d.verdict }, "decided");
     this.publisher!.publishResult(d);
+    this.enrollment?.offer(d);
     this.metrics?.observeDecision(d, performance.now() - d.captured_mono);
     // Thumbnails are rendered off the result path, at most one per camera per interval.
     if (this.thumbs.due(d.camera)) {
@@ -135,9 +171,14 @@ export class Daemon {
     }
   }
 
-  /** The pipeline progresses when it has nothing in flight or decided a frame within 10 s. */
+  /**
+   * The pipeline progresses when it has nothing in flight or decided a frame within one watchdog
+   * ping interval (half of WatchdogSec; 10 s without a watchdog): a stuck inference worker stops
+   * the pings, and systemd restarts the service one WatchdogSec after the last.
+   */
   private progressing(): boolean {
-    return (this.pipeline?.inflight ?? 0) === 0 || performance.now() - this.lastProgress < 10_000;
+    const window = this.notify.watchdogIntervalMs ?? 10_000;
+    return (this.pipeline?.inflight ?? 0) === 0 || performance.now() - this.lastProgress < window;
   }
 
   /** Once a second: camera states into the retained status, new references from disk. */
@@ -186,7 +227,8 @@ export class Daemon {
       const s = c.stats();
       const cfg = this.cfg.cameras.find((x) => x.id === s.id)!;
       const age = s.last_frame_at === null ? null : now - s.last_frame_at;
-      if (age === null || age > cfg.stale_after_ms) reasons.push(`camera ${s.id} ${s.state}: ${age === null ? "no frame yet" : `no frame for ${Math.round(age / 1000)} s`}${s.last_error ? ` (${s.last_error})` : ""}`);
+      // A camera capture knows is down (error, end of stream) is reported at once, before it goes stale.
+      if (s.state !== "running" || age === null || age > cfg.stale_after_ms) reasons.push(`camera ${s.id} ${s.state}: ${age === null ? "no frame yet" : `no frame for ${Math.round(age / 1000)} s`}${s.last_error ? ` (${s.last_error})` : ""}`);
       return { ...s, last_frame_age_ms: age };
     });
     return {
@@ -219,6 +261,8 @@ export class Daemon {
     this.stop$.next();
     await step("drain pipeline", () => this.drained, 0.4);
     this.decisions?.unsubscribe();
+    this.enrollment?.stop();
+    this.commands?.stop();
     await step("mqtt", () => this.publisher?.stop(), 0.5);
     await step("model", () => this.engine?.close(), 0.5);
     await step("health", () => this.health?.stop(), 0.5);

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from "../config/load.js";
 import { Daemon } from "../main.js";
+import { secretProblems } from "../publish/credentials.js";
 import { createLogger } from "../service/logger.js";
 import { parseOptions, UsageError } from "./args.js";
 
@@ -9,6 +10,9 @@ export async function runCommand(args: string[]): Promise<number> {
   try {
     const { config } = parseOptions(args, { config: { type: "string", short: "c" } }, ["config"]);
     cfg = loadConfig(config!);
+    // A secret or TLS file that cannot be read is a configuration problem: say so before the model loads.
+    const secrets = secretProblems(cfg.mqtt);
+    if (secrets.length) throw new ConfigError(config!, secrets);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError) {
       process.stderr.write(`${err.message}\n`);

@@ -39,6 +39,8 @@ const common = {
   tiling: tilingSchema.default({ mode: "resize" }).describe("Tiling of the ROI"),
   threshold: z.number().positive().optional().describe("Image-score threshold override for this camera (calibrated score units)"),
   stale_after_ms: z.number().int().min(100).default(5000).describe("A camera with no frame for this long is reported down, in ms"),
+  reconnect_initial_ms: z.number().int().min(10).max(60_000).default(500).describe("First wait before restarting a failed camera, in ms; doubled after each failure"),
+  reconnect_max_s: z.number().min(0.1).max(3600).default(10).describe("Longest wait between restarts of a failed camera, in seconds (the cap of the exponential backoff)"),
 };
 
 /** One camera: a discriminated union on `kind`. */

@@ -47,3 +47,26 @@ export function readMqttPassword(cfg: Pick<MqttConfig, "password_env" | "passwor
 export function redactUrl(url: string): string {
   return url.replace(/^(mqtts?:\/\/)[^@/]*@/, "$1***@");
 }
+
+/**
+ * Every secret and TLS file the MQTT config names that cannot be read now, one line each with
+ * its config path (never the secret). Empty when all can be read. For start-up checks.
+ */
+export function secretProblems(cfg: MqttConfig, env: NodeJS.ProcessEnv = process.env): string[] {
+  const problems: string[] = [];
+  try {
+    readMqttPassword(cfg, env);
+  } catch (err) {
+    problems.push(`mqtt.${cfg.password_env ? "password_env" : "password_file"}: ${(err as Error).message}`);
+  }
+  for (const k of ["ca", "cert", "key"] as const) {
+    const path = cfg.tls?.[k];
+    if (!path) continue;
+    try {
+      readFileSync(path);
+    } catch (err) {
+      problems.push(`mqtt.tls.${k}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return problems;
+}

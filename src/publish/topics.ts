@@ -20,6 +20,16 @@ export function thumbnailTopic(base: string, device: string, camera: string): st
   return `${base}/${device}/${camera}/thumbnail`;
 }
 
+/** `<base>/<device>/<camera>/<command>/set`: a command to one camera (`+` for any command). */
+export function commandSetTopic(base: string, device: string, camera: string, command: string): string {
+  return `${base}/${device}/${camera}/${command}/set`;
+}
+
+/** `<base>/<device>/<camera>/<command>/state`: the daemon's answers to that command. */
+export function commandStateTopic(base: string, device: string, camera: string, command: string): string {
+  return `${base}/${device}/${camera}/${command}/state`;
+}
+
 /** Name and version of the model that decided, from its manifest. */
 export interface ModelRef {
   name: string;
