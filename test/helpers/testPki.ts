@@ -9,6 +9,9 @@ export interface TestPki {
   server_key: string;
   /** A second CA that signed nothing here: a client trusting only it must refuse the server. */
   other_ca: string;
+  /** A client certificate and key the CA signed (CN=linewatch), for brokers that require one. */
+  client_cert: string;
+  client_key: string;
 }
 
 function openssl(args: string[]): void {
@@ -33,7 +36,12 @@ export function makeTestPki(dir: string): TestPki {
   writeFileSync(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost"]);
   openssl(["x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext]);
+  const clientKey = join(dir, "client.key");
+  const clientCsr = join(dir, "client.csr");
+  const clientCert = join(dir, "client.crt");
+  openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", clientKey, "-out", clientCsr, "-subj", "/CN=linewatch"]);
+  openssl(["x509", "-req", "-in", clientCsr, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-out", clientCert, "-days", "2"]);
   // mosquitto may run as its own user; let it read the key.
-  for (const f of [ca.cert, other.cert, key, cert]) chmodSync(f, 0o644);
-  return { ca: ca.cert, server_cert: cert, server_key: key, other_ca: other.cert };
+  for (const f of [ca.cert, other.cert, key, cert, clientCert, clientKey]) chmodSync(f, 0o644);
+  return { ca: ca.cert, server_cert: cert, server_key: key, other_ca: other.cert, client_cert: clientCert, client_key: clientKey };
 }
