@@ -167,6 +167,9 @@ describe("MqttPublisher against a real mosquitto", () => {
       pub.publishThumbnail("cam_a", Buffer.from([0xff, 0xd8]));
       assert.equal(pub.stats().spool_depth, 5);
       assert.equal(pub.stats().thumbnails_dropped, 1);
+      // mqtt.js's own in-memory QoS 0 queue is off: nothing but the spool holds messages while away.
+      assert.equal(pub.client?.options.queueQoSZero, false);
+      assert.equal(pub.client?.queue.length, 0);
       back = await startMosquitto({ port: own.port });
       const sub = await subscribe(back.url, "linewatch/line1/+/result");
       await sub.waitFor((m) => json<ResultPayload>(m.payload).seq === 4, 8000);
