@@ -79,3 +79,12 @@ export function writeConfig(config: unknown): string {
   writeFileSync(p, typeof config === "string" ? config : stringify(config));
   return p;
 }
+
+/** Resolves with the daemon's exit; rejects after `ms` with its last log lines (a hung shutdown). */
+export function exitWithin(d: RunningDaemon, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let t: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new Error(`the daemon did not exit within ${ms} ms; last lines:\n${d.logs.slice(-15).map((l) => JSON.stringify(l)).join("\n")}\nstderr: ${d.stderr()}`)), ms);
+  });
+  return Promise.race([d.exited, late]).finally(() => clearTimeout(t));
+}

@@ -43,7 +43,7 @@ export async function startPlc(url: string, filter: string, opts: IClientOptions
 
 /** GET /healthz: status code and body. */
 export async function healthz(port: number): Promise<{ status: number; body: { status: string; reasons?: string[] } & Record<string, unknown> }> {
-  const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+  const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(10_000) });
   return { status: res.status, body: (await res.json()) as { status: string; reasons?: string[] } };
 }
 
@@ -55,7 +55,7 @@ export function metric(text: string, sample: string): number {
 
 /** GET /metrics as text. */
 export async function metricsText(port: number): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
 }
 
 /** Resolves after `ms`. */

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startDaemon, type RunningDaemon } from "../helpers/daemon.js";
+import { exitWithin, startDaemon, type RunningDaemon } from "../helpers/daemon.js";
 import { freePort, startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
 import { metric, metricsText, sleep, startPlc, type Plc } from "../helpers/plc.js";
 
@@ -61,7 +61,7 @@ describe("a broker outage with a daemon restart in the middle loses no result", 
     await sleep(8000);
     const t0 = performance.now();
     first.proc.kill("SIGTERM");
-    const exit = await first.exited;
+    const exit = await exitWithin(first, 25_000);
     firstStopMs = performance.now() - t0;
     assert.equal(exit.code, 0, `first run exit ${JSON.stringify(exit)}: ${first.stderr()}`);
     second = startDaemon(config());
@@ -76,7 +76,7 @@ describe("a broker outage with a daemon restart in the middle loses no result", 
     const have = () => new Set(plc.got.map((m) => (JSON.parse(m.payload.toString()) as Result).frame_id)).size;
     await plc.until(() => have() >= want(), 60_000, "every produced result");
     second.proc.kill("SIGTERM");
-    await second.exited;
+    await exitWithin(second, 25_000);
     await plc.until(() => have() >= want(), 10_000, "the results decided while stopping");
   });
 

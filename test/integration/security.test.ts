@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startDaemon, type RunningDaemon } from "../helpers/daemon.js";
+import { exitWithin, startDaemon, type RunningDaemon } from "../helpers/daemon.js";
 import { freePort, startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
 import { healthz, metric, metricsText, startPlc, type Plc } from "../helpers/plc.js";
 import { makeTestPki, type TestPki } from "../helpers/testPki.js";
@@ -84,14 +84,14 @@ describe("MQTT over TLS with a password file and an ACL, at daemon level", { tim
     const h = await healthz(port);
     for (const text of [output(d), m, JSON.stringify(h.body)]) assert.ok(!text.includes(PASSWORD), "the password leaked");
     d.proc.kill("SIGTERM");
-    assert.equal((await d.exited).code, 0);
+    assert.equal((await exitWithin(d, 25_000)).code, 0);
     assert.ok(!output(d).includes(PASSWORD), "the password leaked at shutdown");
   });
 
   it("a wrong password (from an env var): exits 1 at start with a clear message, never printing it", async () => {
     const wrong = "not-the-password-3b7d";
     const d = await daemon({ password_env: "LW_TEST_MQTT_PASSWORD" }, { LW_TEST_MQTT_PASSWORD: wrong });
-    const exit = await d.exited;
+    const exit = await exitWithin(d, 60_000);
     assert.equal(exit.code, 1);
     assert.match(d.stderr(), /refused the connection: .*(Bad user name or password|Not authorized)/i);
     assert.ok(!output(d).includes(wrong));
@@ -99,7 +99,7 @@ describe("MQTT over TLS with a password file and an ACL, at daemon level", { tim
 
   it("a broker certificate that the configured CA did not sign: exits 1 naming the certificate problem", async () => {
     const d = await daemon({ password_env: "LW_TEST_MQTT_PASSWORD", tls: { ca: pki.other_ca, cert: pki.client_cert, key: pki.client_key } }, { LW_TEST_MQTT_PASSWORD: PASSWORD });
-    const exit = await d.exited;
+    const exit = await exitWithin(d, 60_000);
     assert.equal(exit.code, 1);
     assert.match(d.stderr(), /refused the connection: .*(certificate|verify)/i);
     assert.ok(!output(d).includes(PASSWORD));
@@ -107,7 +107,7 @@ describe("MQTT over TLS with a password file and an ACL, at daemon level", { tim
 
   it("a missing password file: exits 2 before loading the model, saying which file", async () => {
     const d = await daemon({ password_file: join(dir, "no-such-password") });
-    const exit = await d.exited;
+    const exit = await exitWithin(d, 60_000);
     assert.equal(exit.code, 2);
     assert.match(d.stderr(), /mqtt\.password_file: cannot read the MQTT password file .*no-such-password: ENOENT/);
   });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startDaemon, type RunningDaemon } from "../helpers/daemon.js";
+import { exitWithin, startDaemon, type RunningDaemon } from "../helpers/daemon.js";
 import { freePort, startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
 import { startNotifyListener, type NotifyListener } from "../helpers/notifySocket.js";
 import { sleep, startPlc, type Plc } from "../helpers/plc.js";
@@ -85,7 +85,7 @@ describe("systemd supervision: notify, watchdog, SIGTERM (against a NOTIFY_SOCKE
     daemon.proc.kill("SIGTERM");
     const stopping = await notify.waitFor("STOPPING=1", 5000, Date.now() - 100);
     setTimeout(() => rmSync(stall, { force: true }), 1000);
-    const exit = await daemon.exited;
+    const exit = await exitWithin(daemon, 25_000);
     const ms = performance.now() - t0;
     process.stdout.write(`# SIGTERM to exit with 1 s of stuck inference in it: ${Math.round(ms)} ms (STOPPING=1 after ${Math.round(stopping.at - Date.now() + ms)} ms)\n`);
     assert.equal(exit.code, 0, daemon.stderr());
