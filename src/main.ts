@@ -18,6 +18,7 @@ import { MqttPublisher } from "./publish/mqttPublisher.js";
 import { ThumbnailRenderer } from "./publish/thumbnail.js";
 import type { CameraStatus } from "./publish/topics.js";
 import { DaemonMetrics } from "./daemonMetrics.js";
+import { cameraStatus, healthReport } from "./daemonHealth.js";
 import { ReferenceStore } from "./pipeline/referenceStore.js";
 import { HealthServer, type HealthReport } from "./service/healthServer.js";
 import type { Logger } from "./service/logger.js";
@@ -211,31 +212,20 @@ export class Daemon {
   }
 
   private cameraStatus(): CameraStatus[] {
-    return this.cameras.map((c) => {
-      const s = c.stats();
-      return { id: s.id, kind: s.kind, state: s.state === "running" ? "up" : s.state === "starting" ? "starting" : s.state === "stopped" ? "stopped" : "down" };
-    });
+    return cameraStatus(this.cameras.map((c) => c.stats()));
   }
 
-  /** 200 only while the model is loaded and every camera delivered a frame recently. */
+  /** 200 only while the model is loaded and every camera is running with a recent frame. */
   healthReport(): HealthReport {
-    const reasons: string[] = [];
-    if (!this.engine?.provider) reasons.push("model not loaded");
-    if (this.stopping) reasons.push("stopping");
-    const now = Date.now();
-    const cameras = this.cameras.map((c) => {
-      const s = c.stats();
-      const cfg = this.cfg.cameras.find((x) => x.id === s.id)!;
-      const age = s.last_frame_at === null ? null : now - s.last_frame_at;
-      // A camera capture knows is down (error, end of stream) is reported at once, before it goes stale.
-      if (s.state !== "running" || age === null || age > cfg.stale_after_ms) reasons.push(`camera ${s.id} ${s.state}: ${age === null ? "no frame yet" : `no frame for ${Math.round(age / 1000)} s`}${s.last_error ? ` (${s.last_error})` : ""}`);
-      return { ...s, last_frame_age_ms: age };
+    const e = this.engine;
+    return healthReport({
+      device: this.cfg.device_id,
+      cameras: this.cfg.cameras,
+      stats: this.cameras.map((c) => c.stats()),
+      model: e ? { name: e.manifest.name, provider: e.provider } : null,
+      mqtt_connected: this.publisher?.stats().connected ?? false,
+      stopping: this.stopping !== null,
     });
-    return {
-      ok: reasons.length === 0,
-      reasons,
-      details: { version, device: this.cfg.device_id, model: this.engine?.manifest.name ?? null, provider: this.engine?.provider ?? null, mqtt_connected: this.publisher?.stats().connected ?? false, cameras },
-    };
   }
 
   /** Stops capture, decides what is in flight, publishes offline, closes; within `deadlineMs`. */
