@@ -32,6 +32,9 @@ describe("config", () => {
     assert.deepEqual(cfg.model.providers.map((p) => p.kind), ["tensorrt", "cuda", "cpu"]);
     assert.equal(cfg.health.bind, "127.0.0.1");
     assert.deepEqual(cfg.cameras[0].tiling, { mode: "resize" });
+    assert.equal(cfg.cameras[0].reconnect_initial_ms, 500);
+    assert.equal(cfg.cameras[0].reconnect_max_s, 10);
+    assert.deepEqual(cfg.mqtt.spool, { max_mb: 256, max_age_h: 168 });
   });
 
   it("reports every problem with its path", () => {
