@@ -19,7 +19,14 @@ export type WorkerRequest =
       inputDims: number[];
       calibration: { offset: number; scale: number };
     }
-  | { op: "run"; session: number; id: number; n: number; input: Float32Array }
+  | {
+      op: "run";
+      session: number;
+      id: number;
+      n: number;
+      /** n inputs packed; may be a view of a larger buffer, which comes back in the reply for reuse. */
+      input: Float32Array;
+    }
   | { op: "release"; session: number; id: number };
 
 /** What the ONNX really declares, for the manifest check. */
@@ -44,6 +51,8 @@ export interface RunReply {
   scores: Float32Array | null;
   /** Time spent in session.run and calibration, ms. */
   ms: number;
+  /** The request's input buffer, handed back so the sender can reuse it. */
+  input: ArrayBuffer;
 }
 
 export type WorkerReply = InitReply | RunReply | { op: "released"; session: number; id: number } | { op: "error"; session: number; id: number; error: string };

@@ -3,6 +3,7 @@
  * session.run() blocks the thread it runs on. One per process (see inferProtocol.ts), hosting
  * every session.
  */
+import { availableParallelism } from "node:os";
 import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import type { ProviderConfig } from "../config/schema.js";
@@ -24,6 +25,16 @@ function providerOption(p: ProviderConfig): ort.InferenceSession.ExecutionProvid
   return { name: p.kind, deviceId: p.device_id } as ort.InferenceSession.ExecutionProviderConfig;
 }
 
+/**
+ * Intra-op threads: the configured number, or for 0 every core but one, which the main thread
+ * keeps for sampling, stitching and deciding (ONNX Runtime's own choice, all physical cores, made
+ * the model and the main thread fight: on 2 cores, 1 thread gave 38-40 tiles/s raw and 0.91 of
+ * raw in the pipeline, 2 threads 30-34 and 0.72; bench/README.md).
+ */
+function intraOpThreads(configured: number): number {
+  return configured > 0 ? configured : Math.max(1, availableParallelism() - 1);
+}
+
 function describe(meta: readonly ort.InferenceSession.ValueMetadata[]) {
   return meta.map((m) => ({ name: m.name, shape: m.isTensor ? m.shape.map((d) => (typeof d === "number" && d >= 0 ? d : String(d))) : [], type: m.isTensor ? m.type : "non-tensor" }));
 }
@@ -35,10 +46,12 @@ async function init(req: Extract<WorkerRequest, { op: "init" }>): Promise<InitRe
       const session = await ort.InferenceSession.create(req.modelPath, {
         executionProviders: [providerOption(p)],
         graphOptimizationLevel: "all",
-        // 0 lets ONNX Runtime choose; the binding rejects an explicit undefined.
-        ...(req.threads > 0 ? { intraOpNumThreads: req.threads } : {}),
+        intraOpNumThreads: intraOpThreads(req.threads),
         interOpNumThreads: 1,
         executionMode: "sequential",
+        // Pool threads spin while they wait by default, burning cores the main thread (tiles,
+        // stitching) and capture need; measured +5-15 % raw throughput at 2 threads on a shared box.
+        extra: { session: { intra_op: { allow_spinning: "0" } } },
       });
       sessions.set(req.session, { session, inputName: req.inputName, mapName: req.mapName, scoreName: req.scoreName, dims: req.inputDims, calib: req.calibration });
       return { op: "init", session: req.session, ok: true, provider: p.kind, skipped, inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) };
@@ -53,7 +66,7 @@ async function run(req: Extract<WorkerRequest, { op: "run" }>): Promise<RunReply
   const s = sessions.get(req.session);
   if (!s) throw new Error("the model is not loaded");
   const t0 = performance.now();
-  const input = new ort.Tensor("float32", req.input, [req.n, ...s.dims]);
+  const input = new ort.Tensor("float32", req.input.subarray(0, req.n * s.dims.reduce((a, b) => a * b, 1)), [req.n, ...s.dims]);
   const out = await s.session.run({ [s.inputName]: input }, s.scoreName ? [s.mapName, s.scoreName] : [s.mapName]);
   const map = out[s.mapName];
   const [, , mh, mw] = map.dims as number[];
@@ -71,19 +84,23 @@ async function run(req: Extract<WorkerRequest, { op: "run" }>): Promise<RunReply
   }
   for (const t of Object.values(out)) t.dispose?.();
   input.dispose?.();
-  return { op: "run", session: req.session, id: req.id, maps, map_height: mh, map_width: mw, scores, ms: performance.now() - t0 };
+  return { op: "run", session: req.session, id: req.id, maps, map_height: mh, map_width: mw, scores, ms: performance.now() - t0, input: req.input.buffer as ArrayBuffer };
 }
 
 function send(r: WorkerReply): void {
-  const transfer = r.op === "run" ? [r.maps.buffer as ArrayBuffer, ...(r.scores ? [r.scores.buffer as ArrayBuffer] : [])] : [];
+  const transfer = r.op === "run" ? [r.maps.buffer as ArrayBuffer, r.input, ...(r.scores ? [r.scores.buffer as ArrayBuffer] : [])] : [];
   parentPort!.postMessage(r, transfer);
 }
+
+// Runs one after another: the sender may queue the next batch while one runs, so the model never
+// waits for the main thread, but two runs must not split the cores between them.
+let queue: Promise<unknown> = Promise.resolve();
 
 parentPort!.on("message", (req: WorkerRequest) => {
   const id = "id" in req ? req.id : 0;
   const fail = (err: unknown) => send({ op: "error", session: req.session, id, error: (err as Error)?.message ?? String(err) });
   if (req.op === "init") init(req).then(send, fail);
-  else if (req.op === "run") run(req).then(send, fail);
+  else if (req.op === "run") queue = queue.then(() => run(req).then(send, fail));
   else if (req.op === "release") {
     const s = sessions.get(req.session);
     sessions.delete(req.session);

@@ -72,6 +72,8 @@ export class InferenceEngine {
   private readonly host = InferenceHost.get();
   private readonly session = this.host.newSession();
   private closed = false;
+  /** Input buffers the worker handed back, for the next batches (no allocation per batch). */
+  private readonly spare: ArrayBuffer[] = [];
 
   constructor(
     readonly dir: string,
@@ -128,21 +130,42 @@ export class InferenceEngine {
     this.log.info({ model: m.name, version: m.version, provider: this.provider, warmup_ms: Math.round(performance.now() - t0) }, "model loaded");
   }
 
-  /** Runs `n` inputs packed in one buffer; the buffer is transferred to the worker. */
+  /**
+   * A zeroed-or-stale buffer for `n` packed inputs, reused from earlier batches where one is big
+   * enough. Fill it (e.g. with sampleTile on subarrays) and pass it to runPacked or runRaw.
+   */
+  inputBuffer(n: number): Float32Array {
+    const bytes = n * this.inputSize * 4;
+    const i = this.spare.findIndex((b) => b.byteLength >= bytes);
+    const buf = i >= 0 ? this.spare.splice(i, 1)[0] : new ArrayBuffer(bytes);
+    return new Float32Array(buf, 0, n * this.inputSize);
+  }
+
+  /** Runs `n` inputs packed in one buffer; the buffer is transferred to the worker (and comes back to the pool). */
   async runRaw(input: Float32Array, n: number): Promise<RunReply> {
     if (this.closed) throw new Error("the inference engine is closed");
     const reply = await this.host.request({ op: "run", session: this.session, id: this.host.newId(), n, input }, [input.buffer as ArrayBuffer]);
     if (reply.op === "error") throw new Error(`inference failed: ${reply.error}`);
     if (reply.op !== "run") throw new Error(`unexpected reply from the inference worker: ${reply.op}`);
+    // Keep a few: one batch running, one queued, one being filled.
+    if (this.spare.length < 4) this.spare.push(reply.input);
     return reply;
   }
 
   /** Infers one batch of tiles and returns their calibrated maps. */
   async run(tiles: readonly Tile[]): Promise<BatchResult> {
     const size = this.inputSize;
-    const packed = new Float32Array(tiles.length * size);
+    const packed = this.inputBuffer(tiles.length);
     tiles.forEach((t, i) => packed.set(t.input, i * size));
-    const r = await this.runRaw(packed, tiles.length);
+    return this.runPacked(packed, tiles);
+  }
+
+  /**
+   * Infers a batch whose inputs are already packed in `input` (from inputBuffer), one per entry of
+   * `tiles` in order; the tiles' own `input` is not read. Saves a copy per tile.
+   */
+  async runPacked(input: Float32Array, tiles: readonly Omit<Tile, "input">[]): Promise<BatchResult> {
+    const r = await this.runRaw(input, tiles.length);
     const plane = r.map_height * r.map_width;
     const maps = tiles.map<TileMap>((t, i) => ({
       frame_key: t.frame_key,

@@ -1,22 +1,37 @@
-import { asyncScheduler, catchError, concatMap, EMPTY, from, map, mergeMap, Observable, type SchedulerLike } from "rxjs";
+import { asyncScheduler, catchError, from, map, mergeMap, Observable, type SchedulerLike } from "rxjs";
 import type { CameraConfig, PipelineConfig } from "../config/schema.js";
 import type { ModelManifest } from "../modelManifest.js";
 import type { Logger } from "../service/logger.js";
-import type { Decision, Frame, Tile } from "../types.js";
-import { batchTiles } from "./batch.js";
+import type { Decision, Frame, RoiFrame, Tile, TileRect } from "../types.js";
 import { decide } from "./decide.js";
 import { FrameGate } from "./frameGate.js";
 import type { BatchResult } from "./inferenceEngine.js";
 import { applyReference, type Reference } from "./reference.js";
 import { cropRoi, FrameError } from "./roi.js";
-import { stitchFrames } from "./stitchFrames.js";
-import { frameKey, makeTiles, tilePlan } from "./tile.js";
+import { packTiles, TurnQueue, type PackedBatch } from "./packTiles.js";
+import { stitchFrames, type TileOutcome } from "./stitchFrames.js";
+import { frameKey, sampleTile, tilePlan } from "./tile.js";
 
-/** What the pipeline needs of a model: its manifest and a batch runner (InferenceEngine). */
+/**
+ * What the pipeline needs of a model: its manifest and a batch runner (InferenceEngine). An
+ * engine that also offers `inputBuffer` and `runPacked` gets its tiles sampled straight into
+ * pooled, transferable batch buffers.
+ */
 export interface Inferencer {
   readonly manifest: ModelManifest;
   run(tiles: readonly Tile[]): Promise<BatchResult>;
+  inputBuffer?(n: number): Float32Array;
+  runPacked?(input: Float32Array, tiles: readonly Omit<Tile, "input">[]): Promise<BatchResult>;
 }
+
+/** One tile to cut from a frame in flight. */
+interface TileJob extends Omit<Tile, "input"> {
+  frame: RoiFrame;
+  rect: TileRect;
+}
+
+/** Batches in flight at once: one running in the worker, one queued behind it, so it never idles. */
+const BATCHES_IN_FLIGHT = 2;
 
 /** Counters of one camera inside the pipeline. */
 export interface CameraPipelineStats {
@@ -89,9 +104,20 @@ export class InspectionPipeline {
     const scheduler = this.opts.scheduler ?? asyncScheduler;
     return new Observable<Decision>((subscriber) => {
       const tilingOf = (camera: string) => this.cams.get(camera)?.tiling ?? { mode: "resize" as const };
+      const size = spec.channels * spec.height * spec.width;
+      const runPacked = engine.runPacked && engine.inputBuffer ? engine.runPacked.bind(engine) : null;
+      const alloc = runPacked && engine.inputBuffer ? engine.inputBuffer.bind(engine) : (n: number) => new Float32Array(n * size);
+      const runBatch = (b: PackedBatch<TileJob>): Promise<BatchResult> => {
+        const metas = b.jobs.map(({ frame_key, index, count, rect }) => ({ frame_key, index, count, rect }));
+        if (runPacked) return runPacked(b.input, metas);
+        return engine.run(metas.map((m, i) => ({ ...m, input: b.input.subarray(i * size, (i + 1) * size) })));
+      };
+      // Room for the batches in flight plus the one being filled, so a frame of more tiles than a
+      // batch does not leave the model waiting for the frame before it to be decided.
+      const tileTurns = new TurnQueue<TileJob>();
       const gate = new FrameGate(
         settings.max_pending_frames,
-        2 * settings.batch_max_tiles,
+        (BATCHES_IN_FLIGHT + 1) * settings.batch_max_tiles,
         (f) => tilePlan(f.width, f.height, tilingOf(f.camera)).length,
         (f) => frameKey(f.camera, f.seq),
       );
@@ -106,22 +132,41 @@ export class InspectionPipeline {
       };
       const out = gate.released$
         .pipe(
-          mergeMap((f) => makeTiles(f, tilingOf(f.camera), spec)),
-          batchTiles<Tile>(settings.batch_max_tiles, settings.batch_max_wait_ms, scheduler),
-          concatMap((batch) =>
-            from(engine.run(batch)).pipe(
-              map((r) => {
-                this.opts.onBatch?.(batch.length, r.ms);
-                return r.maps;
-              }),
-              // A failed batch fails its frames, not the pipeline: count, log, and go on.
-              catchError((err: Error) => {
-                const keys = new Set(batch.map((t) => t.frame_key));
-                log.error({ err: err.message, frames: [...keys] }, "inference failed for a batch");
-                return [batch.map((t) => ({ ...t, map: new Float32Array(0), map_width: 0, map_height: 0, failed: true as const }))];
-              }),
-            ),
+          mergeMap((f) => {
+            const rects = tilePlan(f.width, f.height, tilingOf(f.camera));
+            const key = frameKey(f.camera, f.seq);
+            return rects.map<TileJob>((rect, index) => ({ frame: f, frame_key: key, index, count: rects.length, rect }));
+          }),
+          // Sampling a tile takes milliseconds: one a turn keeps the event loop responsive.
+          tileTurns.operator(),
+          packTiles<TileJob>({
+            maxItems: settings.batch_max_tiles,
+            maxWaitMs: settings.batch_max_wait_ms,
+            size,
+            alloc,
+            fill: (job, out) => sampleTile(job.frame, job.rect, spec, out),
+            scheduler,
+            pending: () => tileTurns.pending,
+          }),
+          mergeMap(
+            (batch) =>
+              from(runBatch(batch)).pipe(
+                map((r) => {
+                  this.opts.onBatch?.(batch.jobs.length, r.ms);
+                  return r.maps;
+                }),
+                // A failed batch fails its frames, not the pipeline: count, log, and go on.
+                catchError((err: Error) => {
+                  const keys = new Set(batch.jobs.map((t) => t.frame_key));
+                  log.error({ err: err.message, frames: [...keys] }, "inference failed for a batch");
+                  return [batch.jobs.map(({ frame_key, index, count, rect }) => ({ frame_key, index, count, rect, map: new Float32Array(0), map_width: 0, map_height: 0, failed: true as const }))];
+                }),
+              ),
+            BATCHES_IN_FLIGHT,
           ),
+          // Stitch one tile map a turn, for the same reason.
+          mergeMap((maps) => maps.map((m) => [m])),
+          new TurnQueue<TileOutcome[]>().operator(),
           stitchFrames((key) => gate.get(key), (key, camera, err) => {
             this.stats(camera).inference_errors++;
             log.debug({ key, err }, "frame not decided");

@@ -1,6 +1,6 @@
 import { Observable, type OperatorFunction } from "rxjs";
 import type { RoiFrame, TileMap } from "../types.js";
-import { stitchMaps } from "./stitch.js";
+import { StitchAccumulator, stitchStep } from "./stitch.js";
 
 /** A tile map, or the marker of a tile whose batch failed. */
 export type TileOutcome = TileMap | (TileMap & { failed: true });
@@ -13,10 +13,19 @@ export interface StitchedFrame {
   score?: number;
 }
 
+interface Parts {
+  frame: RoiFrame | undefined;
+  acc: StitchAccumulator | null;
+  seen: number;
+  failed: boolean;
+  score: number | undefined;
+}
+
 /**
- * Collects the tile maps of each frame (they may arrive over several batches) and emits the frame
- * with its stitched map once all its tiles are in. A frame any of whose tiles failed is reported
- * to `onFailed` once all its tiles are accounted for, and not emitted.
+ * Collects the tile maps of each frame (they may arrive over several batches), blending each into
+ * the frame's map as it arrives, and emits the frame with its stitched map once all its tiles are
+ * in. A frame any of whose tiles failed is reported to `onFailed` once all its tiles are
+ * accounted for, and not emitted.
  */
 export function stitchFrames(
   frameOf: (key: string) => RoiFrame | undefined,
@@ -24,28 +33,30 @@ export function stitchFrames(
 ): OperatorFunction<TileOutcome[], StitchedFrame> {
   return (source) =>
     new Observable<StitchedFrame>((subscriber) => {
-      const parts = new Map<string, { maps: TileMap[]; seen: number; failed: boolean }>();
+      const parts = new Map<string, Parts>();
       return source.subscribe({
         next: (outcomes) => {
           for (const t of outcomes) {
             let p = parts.get(t.frame_key);
-            if (!p) parts.set(t.frame_key, (p = { maps: [], seen: 0, failed: false }));
+            if (!p) {
+              const frame = frameOf(t.frame_key);
+              parts.set(t.frame_key, (p = { frame, acc: frame ? new StitchAccumulator(frame.width, frame.height, stitchStep(t)) : null, seen: 0, failed: false, score: undefined }));
+            }
             p.seen++;
-            if ("failed" in t) p.failed = true;
-            else p.maps.push(t);
+            if ("failed" in t) {
+              p.failed = true;
+              p.acc = null;
+            } else if (p.acc) {
+              p.acc.add(t);
+              if (t.score !== undefined) p.score = p.score === undefined ? t.score : Math.max(p.score, t.score);
+            }
             if (p.seen < t.count) continue;
             parts.delete(t.frame_key);
-            const frame = frameOf(t.frame_key);
-            if (!frame || p.failed) {
-              onFailed(t.frame_key, t.frame_key.split("/")[0], frame ? "inference failed" : "frame no longer in flight");
+            if (!p.frame || !p.acc) {
+              onFailed(t.frame_key, t.frame_key.split("/")[0], p.frame ? "inference failed" : "frame no longer in flight");
               continue;
             }
-            const scores = p.maps.map((m) => m.score).filter((s): s is number => s !== undefined);
-            subscriber.next({
-              frame,
-              map: stitchMaps(p.maps, frame.width, frame.height),
-              score: scores.length ? Math.max(...scores) : undefined,
-            });
+            subscriber.next({ frame: p.frame, map: p.acc.finish(), score: p.score });
           }
         },
         error: (err) => subscriber.error(err),

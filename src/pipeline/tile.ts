@@ -31,7 +31,8 @@ export type InputSpec = ModelManifest["input"];
 
 /**
  * Samples one tile of an image into `out` (CHW float32, normalised), bilinearly, clamping at the
- * image's edges. `out` must hold channels * spec.height * spec.width values.
+ * image's edges. `out` must hold channels * spec.height * spec.width values (it may be a view into
+ * a batch buffer, so tiles are written straight where the model reads them).
  */
 export function sampleTile(
   img: { width: number; height: number; format: PixelFormat; data: Uint8Array },
@@ -48,48 +49,62 @@ export function sampleTile(
   const sy = rect.height / mh;
   const k = spec.channels;
   // Per-channel affine: v = p * a[c] + b[c], from (p / scale - mean) / std.
-  const a = new Float32Array(3);
-  const b = new Float32Array(3);
+  const a = [0, 0, 0], b = [0, 0, 0];
   for (let c = 0; c < k; c++) {
     a[c] = 1 / (spec.scale * spec.std[c]);
     b[c] = -spec.mean[c] / spec.std[c];
   }
-  const xs0 = new Int32Array(mw);
-  const xs1 = new Int32Array(mw);
+  // Byte offsets of the two source columns of every output column, and the blend between them.
+  const xo0 = new Int32Array(mw);
+  const xo1 = new Int32Array(mw);
   const fx = new Float32Array(mw);
   for (let u = 0; u < mw; u++) {
     const gx = Math.min(Math.max(rect.x + (u + 0.5) * sx - 0.5, 0), W - 1);
-    xs0[u] = Math.floor(gx);
-    xs1[u] = Math.min(xs0[u] + 1, W - 1);
-    fx[u] = gx - xs0[u];
+    const x0 = Math.floor(gx);
+    xo0[u] = x0 * ch;
+    xo1[u] = Math.min(x0 + 1, W - 1) * ch;
+    fx[u] = gx - x0;
   }
+  const rowBytes = W * ch;
   for (let v = 0; v < mh; v++) {
     const gy = Math.min(Math.max(rect.y + (v + 0.5) * sy - 0.5, 0), H - 1);
     const y0 = Math.floor(gy);
-    const y1 = Math.min(y0 + 1, H - 1);
     const fy = gy - y0;
-    const r0 = y0 * W;
-    const r1 = y1 * W;
+    const r0 = y0 * rowBytes;
+    const r1 = Math.min(y0 + 1, H - 1) * rowBytes;
     const o = v * mw;
+    if (ch === 3 && k === 3) {
+      const a0 = a[0], a1 = a[1], a2 = a[2], b0 = b[0], b1 = b[1], b2 = b[2];
+      const o1 = o + plane, o2 = o + 2 * plane;
+      for (let u = 0; u < mw; u++) {
+        const wx = fx[u];
+        const i00 = r0 + xo0[u], i01 = r0 + xo1[u], i10 = r1 + xo0[u], i11 = r1 + xo1[u];
+        let t = data[i00] + (data[i01] - data[i00]) * wx;
+        let q = data[i10] + (data[i11] - data[i10]) * wx;
+        out[o + u] = (t + (q - t) * fy) * a0 + b0;
+        t = data[i00 + 1] + (data[i01 + 1] - data[i00 + 1]) * wx;
+        q = data[i10 + 1] + (data[i11 + 1] - data[i10 + 1]) * wx;
+        out[o1 + u] = (t + (q - t) * fy) * a1 + b1;
+        t = data[i00 + 2] + (data[i01 + 2] - data[i00 + 2]) * wx;
+        q = data[i10 + 2] + (data[i11 + 2] - data[i10 + 2]) * wx;
+        out[o2 + u] = (t + (q - t) * fy) * a2 + b2;
+      }
+      continue;
+    }
     for (let u = 0; u < mw; u++) {
-      const x0 = xs0[u], x1 = xs1[u], wx = fx[u];
-      const w00 = (1 - wx) * (1 - fy), w01 = wx * (1 - fy), w10 = (1 - wx) * fy, w11 = wx * fy;
+      const wx = fx[u];
+      const i00 = r0 + xo0[u], i01 = r0 + xo1[u], i10 = r1 + xo0[u], i11 = r1 + xo1[u];
+      const at = (c: number) => {
+        const t = data[i00 + c] + (data[i01 + c] - data[i00 + c]) * wx;
+        const q = data[i10 + c] + (data[i11 + c] - data[i10 + c]) * wx;
+        return t + (q - t) * fy;
+      };
       if (ch === 1) {
-        const p = data[r0 + x0] * w00 + data[r0 + x1] * w01 + data[r1 + x0] * w10 + data[r1 + x1] * w11;
+        const p = at(0);
         for (let c = 0; c < k; c++) out[c * plane + o + u] = p * a[c] + b[c];
       } else {
-        const i00 = (r0 + x0) * 3, i01 = (r0 + x1) * 3, i10 = (r1 + x0) * 3, i11 = (r1 + x1) * 3;
-        if (k === 3) {
-          for (let c = 0; c < 3; c++) {
-            const p = data[i00 + c] * w00 + data[i01 + c] * w01 + data[i10 + c] * w10 + data[i11 + c] * w11;
-            out[c * plane + o + u] = p * a[c] + b[c];
-          }
-        } else {
-          // One-channel model fed from RGB: ITU-R BT.601 luma.
-          let p = 0;
-          for (let c = 0; c < 3; c++) p += (data[i00 + c] * w00 + data[i01 + c] * w01 + data[i10 + c] * w10 + data[i11 + c] * w11) * (c === 0 ? 0.299 : c === 1 ? 0.587 : 0.114);
-          out[o + u] = p * a[0] + b[0];
-        }
+        // One-channel model fed from RGB: ITU-R BT.601 luma.
+        out[o + u] = (at(0) * 0.299 + at(1) * 0.587 + at(2) * 0.114) * a[0] + b[0];
       }
     }
   }

@@ -1,0 +1,70 @@
+import { spawn } from "node:child_process";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import type { InferenceEngine } from "../src/pipeline/inferenceEngine.js";
+import { loadNow, round } from "./stats.js";
+
+/** Raw model throughput at one batch size. */
+export interface RawResult {
+  batch: number;
+  tiles_per_s: number;
+  batch_ms: number;
+  runs: number;
+  load1: number;
+  /**
+   * Event-loop lag p99 of this thread while the loop ran, ms: the floor the box's scheduling sets
+   * when this thread does nothing but wait (only through the worker).
+   */
+  idle_loop_lag_p99_ms?: number;
+}
+
+/** A deterministic input batch (values of the order of normalised pixels). */
+export function rawInput(n: number, size: number): Float32Array {
+  const x = new Float32Array(n * size);
+  for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.001) * 1.5;
+  return x;
+}
+
+/**
+ * A bare loop of session.run through the daemon's own worker (InferenceEngine.runRaw): one batch
+ * in flight at a time, a fresh transferable buffer per run (the worker keeps what it is sent).
+ */
+export async function rawThroughWorker(engine: InferenceEngine, batch: number, seconds: number): Promise<RawResult> {
+  const template = rawInput(batch, engine.inputSize);
+  for (let i = 0; i < 3; i++) await engine.runRaw(template.slice(), batch);
+  const load = loadNow();
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
+  let runs = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    await engine.runRaw(template.slice(), batch);
+    runs++;
+  }
+  const s = (performance.now() - t0) / 1000;
+  lag.disable();
+  return { batch, tiles_per_s: round((runs * batch) / s, 1), batch_ms: round((s * 1000) / runs, 1), runs, load1: load.load1, idle_loop_lag_p99_ms: round(lag.percentile(99) / 1e6, 1) };
+}
+
+/**
+ * The same loop with no worker hop, in a child process: onnxruntime-node can be loaded in one
+ * thread per process only, and this process's worker already holds it.
+ */
+export function rawInChild(modelPath: string, dims: number[], inputName: string, batch: number, seconds: number, threads: number, spin = true): Promise<RawResult> {
+  const child = fileURLToPath(new URL("./rawChild.ts", import.meta.url));
+  const args = ["--import", "tsx", child, JSON.stringify({ modelPath, dims, inputName, batch, seconds, threads, spin })];
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout.on("data", (c: Buffer) => (out += c));
+    p.on("error", reject);
+    p.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`raw child exited with ${code}`));
+      try {
+        resolve(JSON.parse(out) as RawResult);
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+}

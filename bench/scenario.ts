@@ -1,0 +1,155 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { cameraSchema } from "../src/config/camera.js";
+import type { CameraConfig, PipelineConfig, Tiling } from "../src/config/schema.js";
+import { InspectionPipeline, type Inferencer } from "../src/pipeline/pipeline.js";
+import { tilePlan } from "../src/pipeline/tile.js";
+import { resultPayload } from "../src/publish/topics.js";
+import type { Logger } from "../src/service/logger.js";
+import { loadNow, mean, quantile, round, rssMb } from "./stats.js";
+import { syntheticCameras } from "./syntheticCameras.js";
+import { Subject, takeUntil } from "rxjs";
+
+/** One bench scenario: how many cameras, what frames, at what rate. */
+export interface ScenarioSpec {
+  cameras: number;
+  width: number;
+  height: number;
+  /** Frames per second offered by each camera. */
+  fps_in: number;
+  tiling: Tiling;
+  warmup_s: number;
+  seconds: number;
+}
+
+/** What one scenario measured (snake_case: it is the bench's JSON). */
+export interface ScenarioResult {
+  cameras: number;
+  width: number;
+  height: number;
+  tiles_per_frame: number;
+  fps_in: number;
+  /** Decided frames per second over the measured window. */
+  fps: number;
+  tiles_per_s: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  /** Capture to serialised result payload (no broker), p99. */
+  p99_publish_ms: number;
+  loop_lag_p99_ms: number;
+  mean_batch: number;
+  /** Mean model time per batch, ms (session.run plus calibration, in the worker). */
+  batch_ms: number;
+  /** Share of the window the model was running. */
+  model_busy: number;
+  /** batch_max_wait_ms + 2 batch times: the latency target when not saturated. */
+  latency_budget_ms: number;
+  dropped: number;
+  saturated: boolean;
+  rss_start_mb: number;
+  rss_end_mb: number;
+  load1: number;
+  /** Raw model throughput measured just before this scenario (the box's load drifts). */
+  raw_tiles_per_s: number;
+  /** Loop lag p99 during that raw loop, with this thread idle: the floor set by the box. */
+  raw_loop_lag_p99_ms: number;
+  /** tiles_per_s / raw_tiles_per_s. */
+  over_raw: number;
+}
+
+/** Runs one scenario through a fresh InspectionPipeline on a shared engine. */
+export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settings: PipelineConfig, log: Logger, raw: { tiles_per_s: number; idle_loop_lag_p99_ms?: number }, progress: (done: number) => void): Promise<ScenarioResult> {
+  const ids = Array.from({ length: spec.cameras }, (_, i) => `cam${i}`);
+  const cameras: CameraConfig[] = ids.map((id) => cameraSchema.parse({ id, kind: "test", width: spec.width, height: spec.height, tiling: spec.tiling }));
+  let batches = 0, batchTiles = 0, batchMs = 0;
+  let measuring = false;
+  const pipeline = new InspectionPipeline({
+    cameras, settings, engine, log,
+    onBatch: (tiles, ms) => {
+      if (!measuring) return;
+      batches++;
+      batchTiles += tiles;
+      batchMs += ms;
+    },
+  });
+  const identity = { device: "bench", version: "0.0.0", model: { name: engine.manifest.name, version: engine.manifest.version }, started_at: Date.now() };
+  const latencies: number[] = [];
+  const toPublish: number[] = [];
+  let decided = 0;
+  const halt$ = new Subject<void>();
+  const frames$ = syntheticCameras({ cameras: ids, width: spec.width, height: spec.height, fps: spec.fps_in }).pipe(takeUntil(halt$));
+  const finished = new Promise<void>((resolve, reject) => {
+    pipeline.connect(frames$).subscribe({
+      next: (d) => {
+        if (!measuring) return;
+        decided++;
+        latencies.push(d.decided_mono - d.captured_mono);
+        Buffer.from(JSON.stringify(resultPayload(d, identity)));
+        toPublish.push(performance.now() - d.captured_mono);
+      },
+      error: reject,
+      complete: resolve,
+    });
+  });
+  const dropped = () => ids.reduce((n, id) => n + pipeline.stats(id).dropped, 0);
+
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const tick = async (seconds: number, base: number) => {
+    const end = performance.now() + seconds * 1000;
+    while (performance.now() < end) {
+      await sleep(Math.min(1000, end - performance.now()));
+      progress(base + seconds - (end - performance.now()) / 1000);
+    }
+  };
+  await tick(spec.warmup_s, 0);
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
+  const dropped0 = dropped();
+  const rssStart = rssMb();
+  const load = loadNow();
+  measuring = true;
+  const t0 = performance.now();
+  await tick(spec.seconds, spec.warmup_s);
+  measuring = false;
+  const window = (performance.now() - t0) / 1000;
+  lag.disable();
+  const rssEnd = rssMb();
+  const droppedN = dropped() - dropped0;
+  // Stop the cameras and let what is in flight drain, so the next scenario starts on an idle worker.
+  halt$.next();
+  await Promise.race([finished, sleep(60_000)]);
+
+  const tilesPerFrame = tilePlan(spec.width, spec.height, spec.tiling).length;
+  const batchMean = batches ? batchMs / batches : NaN;
+  return {
+    cameras: spec.cameras,
+    width: spec.width,
+    height: spec.height,
+    tiles_per_frame: tilesPerFrame,
+    fps_in: round(spec.fps_in * spec.cameras),
+    fps: round(decided / window),
+    tiles_per_s: round(batchTiles / window, 1),
+    p50_ms: round(quantile(latencies, 0.5), 1),
+    p95_ms: round(quantile(latencies, 0.95), 1),
+    p99_ms: round(quantile(latencies, 0.99), 1),
+    p99_publish_ms: round(quantile(toPublish, 0.99), 1),
+    loop_lag_p99_ms: round(lag.percentile(99) / 1e6, 1),
+    mean_batch: round(batches ? batchTiles / batches : 0, 2),
+    batch_ms: round(batchMean, 1),
+    model_busy: round(batchMs / 1000 / window, 3),
+    latency_budget_ms: round(settings.batch_max_wait_ms + 2 * batchMean, 1),
+    dropped: droppedN,
+    saturated: droppedN > 0,
+    rss_start_mb: rssStart,
+    rss_end_mb: rssEnd,
+    load1: load.load1,
+    raw_tiles_per_s: raw.tiles_per_s,
+    raw_loop_lag_p99_ms: raw.idle_loop_lag_p99_ms ?? NaN,
+    over_raw: round(batchTiles / window / raw.tiles_per_s, 3),
+  };
+}
+
+/** Mean of a field over results, for summaries. */
+export function meanOf(rs: readonly ScenarioResult[], f: (r: ScenarioResult) => number): number {
+  return mean(rs.map(f));
+}

@@ -1,0 +1,30 @@
+/** Small statistics helpers for the bench. */
+import { availableParallelism, loadavg } from "node:os";
+
+/** The q-quantile (0..1) of `values` by nearest rank; NaN when empty. Sorts a copy. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+
+/** Arithmetic mean; NaN when empty. */
+export function mean(values: readonly number[]): number {
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
+}
+
+/** Rounds to `d` decimals (keeps JSON short). */
+export function round(v: number, d = 2): number {
+  const k = 10 ** d;
+  return Math.round(v * k) / k;
+}
+
+/** Resident set size now, MiB. */
+export function rssMb(): number {
+  return round(process.memoryUsage().rss / 2 ** 20, 1);
+}
+
+/** 1-minute load average and core count, for stating contention next to each figure. */
+export function loadNow(): { load1: number; cores: number } {
+  return { load1: round(loadavg()[0], 2), cores: availableParallelism() };
+}
