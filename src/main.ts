@@ -158,9 +158,9 @@ export class Daemon {
 
   private onDecision(d: Decision): void {
     this.lastProgress = performance.now();
-    // One line per decision at debug: which results a run produced, for audits and tests.
-    this.log.debug({ camera: d.camera, seq: d.seq, frame_id: d.frame_id, verdict: d.verdict }, "decided");
     this.publisher!.publishResult(d);
+    // One line per decision at debug, once it is in the spool: which results a run produced, for audits and tests.
+    this.log.debug({ camera: d.camera, seq: d.seq, frame_id: d.frame_id, verdict: d.verdict }, "decided");
     this.enrollment?.offer(d);
     this.metrics?.observeDecision(d, performance.now() - d.captured_mono);
     // Thumbnails are rendered off the result path, at most one per camera per interval.

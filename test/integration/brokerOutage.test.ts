@@ -23,7 +23,7 @@ function produced(d: RunningDaemon): Map<string, string[]> {
   return out;
 }
 
-describe("a broker outage with a daemon restart in the middle loses no result", { timeout: 240_000 }, () => {
+describe("a broker outage with a daemon restart and a daemon crash in the middle loses no result", { timeout: 240_000 }, () => {
   const state = mkdtempSync(join(tmpdir(), "lw-outage-"));
   const brokerDir = mkdtempSync(join(tmpdir(), "lw-outage-broker-"));
   // The subscriber's session (clean: false) survives the broker's restart, as a PLC gateway's would.
@@ -58,12 +58,20 @@ describe("a broker outage with a daemon restart in the middle loses no result", 
 
     await broker.stop({ keepDir: true });
     const down = Date.now();
-    await sleep(8000);
+    await sleep(6000);
+    // A clean restart during the outage: SIGTERM, then a new run on the same state directory.
     const t0 = performance.now();
     first.proc.kill("SIGTERM");
     const exit = await exitWithin(first, 25_000);
     firstStopMs = performance.now() - t0;
     assert.equal(exit.code, 0, `first run exit ${JSON.stringify(exit)}: ${first.stderr()}`);
+    const crashed = startDaemon(config());
+    runs.push(crashed);
+    await crashed.waitForLog((l) => l.msg === "linewatch is running", 90_000);
+    await plc.until(() => CAMERAS.every((c) => produced(crashed).get(c)!.length >= 5), 20_000, "decisions of the second run");
+    // And a crash: SIGKILL, nothing flushed; what it decided is in the spool's files already.
+    crashed.proc.kill("SIGKILL");
+    await exitWithin(crashed, 5000);
     second = startDaemon(config());
     runs.push(second);
     await second.waitForLog((l) => l.msg === "linewatch is running", 90_000);
@@ -71,8 +79,8 @@ describe("a broker outage with a daemon restart in the middle loses no result", 
     outageMetrics = await metricsText(healthPort);
     await sleep(Math.max(0, OUTAGE_MS - (Date.now() - down)));
     broker = await startMosquitto({ port: broker.port, dir: brokerDir, config: brokerConfig });
-    // Everything both runs decided so far must arrive; then the second run stops and flushes the rest.
-    const want = () => CAMERAS.reduce((n, c) => n + [...runs].reduce((m, r) => m + produced(r).get(c)!.length, 0), 0);
+    // Everything the runs decided so far must arrive; then the last run stops and flushes the rest.
+    const want = () => CAMERAS.reduce((n, c) => n + runs.reduce((m, r) => m + produced(r).get(c)!.length, 0), 0);
     const have = () => new Set(plc.got.map((m) => (JSON.parse(m.payload.toString()) as Result).frame_id)).size;
     await plc.until(() => have() >= want(), 60_000, "every produced result");
     second.proc.kill("SIGTERM");
@@ -90,14 +98,14 @@ describe("a broker outage with a daemon restart in the middle loses no result", 
     assert.equal(metric(outageMetrics, "linewatch_mqtt_connected"), 0);
     assert.ok(metric(outageMetrics, "linewatch_spool_depth") > 20, `spool depth ${metric(outageMetrics, "linewatch_spool_depth")}`);
     assert.ok(metric(outageMetrics, "linewatch_thumbnails_dropped_total") > 0);
-    assert.ok(second.logs.some((l) => l.msg === "spool holds results from an earlier run"), "the second run did not find the first run's spool");
+    for (const r of runs.slice(1)) assert.ok(r.logs.some((l) => l.msg === "spool holds results from an earlier run"), "a run did not find the spool of the one before");
   });
 
-  it("delivers every frame id both runs produced, each at least once, in order per camera", () => {
+  it("delivers every frame id the three runs produced, each at least once, in order per camera", () => {
     const received = plc.got.map((m) => JSON.parse(m.payload.toString()) as Result);
     let produced_total = 0;
     for (const cam of CAMERAS) {
-      const want = [...produced(first).get(cam)!, ...produced(second).get(cam)!];
+      const want = runs.flatMap((r) => produced(r).get(cam)!);
       produced_total += want.length;
       const seen = new Set<string>();
       const order = received.filter((r) => r.camera === cam && !seen.has(r.frame_id) && seen.add(r.frame_id)).map((r) => r.frame_id);
@@ -106,7 +114,7 @@ describe("a broker outage with a daemon restart in the middle loses no result", 
       assert.deepEqual(order, want, `${cam}: results out of order`);
     }
     const dup = received.length - new Set(received.map((r) => r.frame_id)).size;
-    process.stdout.write(`# outage: ${produced_total} results produced over two runs, ${received.length} received (${dup} QoS 1 duplicates); first run stopped in ${Math.round(firstStopMs)} ms\n`);
-    assert.ok(produced(first).get("cam_a")!.length > 0 && produced(second).get("cam_a")!.length > 0);
+    process.stdout.write(`# outage: ${produced_total} results produced over three runs, ${received.length} received (${dup} QoS 1 duplicates); first run stopped in ${Math.round(firstStopMs)} ms\n`);
+    assert.ok(runs.every((r) => produced(r).get("cam_a")!.length > 0));
   });
 });
