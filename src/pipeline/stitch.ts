@@ -115,6 +115,18 @@ export class StitchAccumulator {
 
   /** The blended map at ROI resolution; the accumulator must not be used afterwards. */
   finish(): Float32Array {
+    const steps = this.finishSteps(Infinity);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /**
+   * finish() in steps of at most `rowsPerStep` output rows, so a caller can let the event loop run
+   * between them (a 1080p map is millions of values); the generator's return value is the map.
+   */
+  *finishSteps(rowsPerStep = 270): Generator<void, Float32Array, void> {
     const { acc, wsum, width, height, gx, gy } = this;
     for (let i = 0; i < acc.length; i++) {
       const w = wsum[i];
@@ -130,9 +142,12 @@ export class StitchAccumulator {
       for (let x = 0; x < width; x++) rows[o + x] = acc[g + X.i0[x]] + (acc[g + X.i1[x]] - acc[g + X.i0[x]]) * X.f[x];
     }
     const out = new Float32Array(width * height);
-    for (let y = 0; y < height; y++) {
-      const r0 = Y.i0[y] * width, r1 = Y.i1[y] * width, f = Y.f[y], o = y * width;
-      for (let x = 0; x < width; x++) out[o + x] = rows[r0 + x] + (rows[r1 + x] - rows[r0 + x]) * f;
+    for (let y0 = 0; y0 < height; y0 += rowsPerStep) {
+      yield;
+      for (let y = y0; y < Math.min(height, y0 + rowsPerStep); y++) {
+        const r0 = Y.i0[y] * width, r1 = Y.i1[y] * width, f = Y.f[y], o = y * width;
+        for (let x = 0; x < width; x++) out[o + x] = rows[r0 + x] + (rows[r1 + x] - rows[r0 + x]) * f;
+      }
     }
     return out;
   }
