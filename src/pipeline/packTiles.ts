@@ -19,11 +19,13 @@ export interface PackOptions<J> {
   fill: (job: J, out: Float32Array) => void;
   scheduler?: SchedulerLike;
   /**
-   * Jobs already released upstream and on their way (e.g. {@link TurnQueue.pending}): a partial
-   * batch whose wait is over still waits for these, so spreading work over turns does not split
-   * batches.
+   * True while a partial batch whose wait is over should still be held: jobs are on their way
+   * (e.g. {@link TurnQueue.pending}), or the model has batches enough queued that a fuller batch
+   * costs no time. Re-checked on each job and on each `recheck` emission.
    */
-  pending?: () => number;
+  hold?: () => boolean;
+  /** Emits when `hold` may have turned false (a batch came back). */
+  recheck?: Observable<unknown>;
 }
 
 /**
@@ -39,7 +41,7 @@ export function packTiles<J>(o: PackOptions<J>): OperatorFunction<J, PackedBatch
       let jobs: J[] = [];
       let timer: Subscription | null = null;
       let expired = false;
-      const pending = o.pending ?? (() => 0);
+      const hold = o.hold ?? (() => false);
       const flush = () => {
         timer?.unsubscribe();
         timer = null;
@@ -52,16 +54,19 @@ export function packTiles<J>(o: PackOptions<J>): OperatorFunction<J, PackedBatch
       };
       const onWait = () => {
         timer = null;
-        if (pending() > 0) expired = true;
+        if (hold()) expired = true;
         else flush();
       };
+      const rechecks = o.recheck?.subscribe(() => {
+        if (expired && !hold()) flush();
+      });
       const sub = source.subscribe({
         next: (job) => {
           buf ??= o.alloc(o.maxItems);
           const at = jobs.length * o.size;
           o.fill(job, buf.subarray(at, at + o.size));
           jobs.push(job);
-          if (jobs.length >= o.maxItems || (expired && pending() === 0)) flush();
+          if (jobs.length >= o.maxItems || (expired && !hold())) flush();
           else if (!timer && !expired) timer = scheduler.schedule(onWait, o.maxWaitMs);
         },
         error: (err) => subscriber.error(err),
@@ -72,6 +77,7 @@ export function packTiles<J>(o: PackOptions<J>): OperatorFunction<J, PackedBatch
       });
       return () => {
         sub.unsubscribe();
+        rechecks?.unsubscribe();
         timer?.unsubscribe();
       };
     });

@@ -1,4 +1,4 @@
-import { asyncScheduler, catchError, from, map, mergeMap, Observable, type SchedulerLike } from "rxjs";
+import { asyncScheduler, catchError, finalize, from, map, mergeMap, Observable, Subject, type SchedulerLike } from "rxjs";
 import type { CameraConfig, PipelineConfig } from "../config/schema.js";
 import type { ModelManifest } from "../modelManifest.js";
 import type { Logger } from "../service/logger.js";
@@ -108,6 +108,7 @@ export class InspectionPipeline {
       const runPacked = engine.runPacked && engine.inputBuffer ? engine.runPacked.bind(engine) : null;
       const alloc = runPacked && engine.inputBuffer ? engine.inputBuffer.bind(engine) : (n: number) => new Float32Array(n * size);
       const runBatch = (b: PackedBatch<TileJob>): Promise<BatchResult> => {
+        batchesOut++;
         const metas = b.jobs.map(({ frame_key, index, count, rect }) => ({ frame_key, index, count, rect }));
         if (runPacked) return runPacked(b.input, metas);
         return engine.run(metas.map((m, i) => ({ ...m, input: b.input.subarray(i * size, (i + 1) * size) })));
@@ -115,6 +116,8 @@ export class InspectionPipeline {
       // Room for the batches in flight plus the one being filled, so a frame of more tiles than a
       // batch does not leave the model waiting for the frame before it to be decided.
       const tileTurns = new TurnQueue<TileJob>();
+      let batchesOut = 0;
+      const batchBack$ = new Subject<void>();
       const gate = new FrameGate(
         settings.max_pending_frames,
         (BATCHES_IN_FLIGHT + 1) * settings.batch_max_tiles,
@@ -146,11 +149,18 @@ export class InspectionPipeline {
             alloc,
             fill: (job, out) => sampleTile(job.frame, job.rect, spec, out),
             scheduler,
-            pending: () => tileTurns.pending,
+            // Hold a partial batch while tiles are coming, or while the worker has a batch queued
+            // behind the running one: it leaves fuller at no cost in time.
+            hold: () => tileTurns.pending > 0 || batchesOut >= BATCHES_IN_FLIGHT,
+            recheck: batchBack$,
           }),
           mergeMap(
             (batch) =>
               from(runBatch(batch)).pipe(
+                finalize(() => {
+                  batchesOut--;
+                  batchBack$.next();
+                }),
                 map((r) => {
                   this.opts.onBatch?.(batch.jobs.length, r.ms);
                   return r.maps;
