@@ -8,6 +8,7 @@ teacher, built-in or external, gives targets of the same scale.
 
   --teacher none            synthetic masks only (focal + Dice segmentation)
   --teacher bank:PATH       the feature-bank teacher checkpoint (train_teacher.py's teacher.pt)
+  --teacher model:PATH      a bigger segmentation network of our own (train.py --width 2 student.pt)
   --teacher files[:DIR]     maps precomputed by any model, <stem>.npy or <stem>_map.png beside
                             the images in DIR (default: the --data folder)
 """
@@ -18,14 +19,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data import load_rgb, to_tensor_batch
+from data import load_rgb, whole_view
+from nets import Student
 from teachers import FileMaps, build_teacher
 
 MASK_TARGET = 4.0  # calibrated units a synthetic defect pixel must reach at least
 
 
 class Targets:
-    """Callable: (views [0,1] HxWx3 list, metas [(path, img_size, box, flips)]) -> [N,1,S,S]."""
+    """Callable: (views [N,H,W,3] tensor in [0,1], metas [(path, img_size, box, flips)]) -> [N,1,S,S]."""
 
     def __init__(self, spec, data, train_paths, size):
         self.kind, self.size = spec.split(":", 1)[0], size
@@ -39,6 +41,19 @@ class Targets:
             man = json.load(open(os.path.join(os.path.dirname(path), "model.json")))
             self.offset, self.scale = man["calibration"]["offset"], man["calibration"]["scale"]
             self.describe = f"feature-bank teacher {path} ({ckpt.get('architecture', '')})"
+        elif self.kind == "model":  # a bigger network of our own (a Student checkpoint of any width)
+            path = spec.split(":", 1)[1]
+            ckpt = torch.load(path, map_location="cpu")
+            self.net = Student(ckpt["width"])
+            self.net.load_state_dict(ckpt["state"])
+            self.net.eval()
+            self.mean, self.std = ckpt["mean"], ckpt["std"]
+            # Target scale only (thresholds are calibrated at export): maps of normal training views.
+            views = torch.from_numpy(np.stack([whole_view(load_rgb(p), size) for p in train_paths[:64]]))
+            raw = self.raw(views).numpy()
+            self.offset = float(np.median(raw))
+            self.scale = float(max(np.quantile(raw, 0.999) - self.offset, 1e-6))
+            self.describe = f"own segmentation teacher {path} (Student width {ckpt['width']})"
         elif self.kind == "files":
             folder = spec.split(":", 1)[1] if ":" in spec else data
             self.files = FileMaps(folder)
@@ -49,11 +64,17 @@ class Targets:
         else:
             raise SystemExit(f"unknown --teacher {spec}")
 
+    def raw(self, views):
+        dev = next(self.net.parameters()).device
+        m = torch.tensor(self.mean, device=dev)[None, :, None, None]
+        s = torch.tensor(self.std, device=dev)[None, :, None, None]
+        with torch.no_grad():
+            raw = self.net((views.to(dev).permute(0, 3, 1, 2) - m) / s)
+        return F.interpolate(raw, size=(self.size, self.size), mode="bilinear", align_corners=False)
+
     def __call__(self, views, metas):
-        if self.kind == "bank":
-            with torch.no_grad():
-                raw = self.net(torch.from_numpy(to_tensor_batch(views, self.mean, self.std)))
-            raw = F.interpolate(raw, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        if self.kind in ("bank", "model"):
+            raw = self.raw(views)
         else:
             raw = torch.from_numpy(np.stack([self.files.view(p, s, b, f, self.size) for p, s, b, f in metas]))[:, None]
         return (raw - self.offset) / self.scale

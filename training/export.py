@@ -125,6 +125,7 @@ def export_checkpoint(ckpt_path, out, data, name=None, extra=None):
             "gflops_per_image": round(count_flops(model.net, size) / 1e9, 3),
             "map_resolution": "1/4 of input, Gaussian-smoothed (sigma 1 map px) in the graph",
             "seed": args["seed"], "command": ckpt["command"], "train_seconds": ckpt["train_seconds"],
+            "device": ckpt.get("device", "cpu"),
             "steps": args.get("steps"), "batch": args.get("batch"),
             "python": platform.python_version(), "torch": torch.__version__, "onnx_opset": 13,
             "selftest": selftest(model, size),
@@ -132,11 +133,11 @@ def export_checkpoint(ckpt_path, out, data, name=None, extra=None):
                         "calibration (held-back train/good, whole image + flips)": cal_stats},
         },
     }
-    if args.get("init"):  # fine-tuned: record the whole chain of commands
-        prev = torch.load(args["init"], map_location="cpu")
-        manifest["provenance"]["init_from"] = {"checkpoint": args["init"], "command": prev["command"],
-                                               "train_seconds": prev["train_seconds"], "teacher": prev.get("teacher")}
-        manifest["provenance"]["train_seconds_total"] = round(ckpt["train_seconds"] + prev["train_seconds"], 1)
+    chain = init_chain(args.get("init"))
+    if chain:  # fine-tuned: record every run it continued from
+        manifest["provenance"]["init_from"] = chain
+        manifest["provenance"]["train_seconds_total"] = round(
+            ckpt["train_seconds"] + sum(c.get("train_seconds", 0) for c in chain), 1)
     if extra:
         manifest["provenance"].update(extra)
     with open(os.path.join(out, "model.json"), "w") as f:
@@ -145,6 +146,22 @@ def export_checkpoint(ckpt_path, out, data, name=None, extra=None):
     mb = os.path.getsize(onnx_path) / 1e6
     print(f"exported {onnx_path} ({mb:.2f} MB), thresholds {thresholds}, calibration {calib}", flush=True)
     return manifest
+
+
+def init_chain(path):
+    """[{checkpoint, command, train_seconds, device}] of the runs a checkpoint was fine-tuned from."""
+    out = []
+    while path:
+        cands = [path, os.path.join(os.path.dirname(os.path.abspath(__file__)), path)]
+        found = next((c for c in cands if os.path.exists(c)), None)
+        if not found:
+            out.append({"checkpoint": path, "note": "not found at export time"})
+            break
+        prev = torch.load(found, map_location="cpu")
+        out.append({"checkpoint": path, "command": prev["command"], "train_seconds": prev["train_seconds"],
+                    "device": prev.get("device", "cpu"), "teacher": prev.get("teacher")})
+        path = prev["args"].get("init")
+    return out
 
 
 def _repo_root():

@@ -64,5 +64,6 @@ def aupro(maps, masks, max_fpr=0.3, steps=300):
     for reg in regions:
         pro += 1 - np.searchsorted(reg, th, side="right") / len(reg)
     pro /= len(regions)
-    fpr_real = 1 - np.searchsorted(normal, th, side="right") / len(normal)
-    return float(np.trapz(pro, fpr_real) / max_fpr)
+    # PRO at each nominal FPR f is taken at the lowest threshold whose real FPR is <= f, so
+    # ties among normal pixels (flat maps) cannot collapse the FPR axis.
+    return float(np.trapz(pro, fprs) / max_fpr)

@@ -71,7 +71,8 @@ echo "smoke: distillation from precomputed maps beside the images"
 $py "$here/train.py" "${common[@]}" --out "$tmp/f" --teacher files
 $py "$here/check_model.py" "$tmp/f" $ort
 
-echo "smoke: python evaluation"
+echo "smoke: metrics and python evaluation"
+$py "$here/test_metrics.py"
 $py "$here/evaluate.py" --run "$tmp/s1" --dataset "$tmp/ds" > "$tmp/eval.json"
 $py -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['images']==4 and 'hole' in r['per_type'], r" "$tmp/eval.json"
 echo "smoke: OK"

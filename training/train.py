@@ -44,19 +44,23 @@ def parse_args(argv=None):
     p.add_argument("--holdout", type=float, default=0.15, help="fraction held back for calibration")
     p.add_argument("--anomaly-p", type=float, default=0.6, help="share of views given a synthetic anomaly")
     p.add_argument("--val-every", type=int, default=100)
-    p.add_argument("--teacher", default="none", help="none | bank:TEACHER.pt | files[:DIR] (see distill.py)")
+    p.add_argument("--teacher", default="none", help="none | bank:TEACHER.pt | model:STUDENT.pt | files[:DIR] (distill.py)")
     p.add_argument("--init", default=None, help="start from this student.pt (fine-tune / continue)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (the model is exported on CPU either way)")
+    p.add_argument("--workers", type=int, default=0, help="data loader processes (synthesis is CPU-bound)")
+    p.add_argument("--print-every", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--name", default=None, help="model name in model.json (default: out folder name)")
     p.add_argument("--no-export", action="store_true")
     return p.parse_args(argv)
 
 
-def seed_all(seed, threads):
+def seed_all(seed, threads, device="cpu"):
     torch.manual_seed(seed)
     np.random.seed(seed)
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    # CUDA's bilinear-upsampling backward has no deterministic kernel: bit-exact repeats on CPU only.
+    torch.use_deterministic_algorithms(True, warn_only=device != "cpu")
 
 
 def make_batch(ims, paths, rng, args):
@@ -76,6 +80,29 @@ def make_batch(ims, paths, rng, args):
         masks.append(m)
         metas.append((paths[i], ims[i].size, box, flips))
     return views, torch.from_numpy(np.stack(masks)[:, None]), metas
+
+
+class Batches(torch.utils.data.Dataset):
+    """Item `step` is a whole batch drawn with its own RandomState(seed, step): the data are
+    the same whatever the number of loader workers, so same seed -> same model."""
+
+    def __init__(self, ims, paths, args):
+        self.ims, self.paths, self.args = ims, paths, args
+
+    def __len__(self):
+        return self.args.steps
+
+    def __getitem__(self, step):
+        rng = np.random.RandomState([self.args.seed, step])
+        views, m, metas = make_batch(self.ims, self.paths, rng, self.args)
+        return torch.from_numpy(np.stack(views)), m, metas
+
+
+def loader(ims, paths, args):
+    kw = {"num_workers": args.workers}
+    if args.workers:
+        kw.update(prefetch_factor=4, worker_init_fn=lambda _: torch.set_num_threads(1))
+    return torch.utils.data.DataLoader(Batches(ims, paths, args), batch_size=None, shuffle=False, **kw)
 
 
 def seg_loss(logits, mask):
@@ -104,10 +131,11 @@ def predict(net, x, size, bs=16):
     """Anomaly maps (logits) upsampled to size x size, numpy [N,H,W]."""
     net.eval()
     out = []
+    dev = next(net.parameters()).device
     with torch.no_grad():
         for i in range(0, len(x), bs):
-            y = net(torch.from_numpy(x[i:i + bs]))
-            out.append(F.interpolate(y, size=(size, size), mode="bilinear", align_corners=False)[:, 0].numpy())
+            y = net(torch.from_numpy(x[i:i + bs]).to(dev))
+            out.append(F.interpolate(y, size=(size, size), mode="bilinear", align_corners=False)[:, 0].cpu().numpy())
     net.train()
     return np.concatenate(out)
 
@@ -123,7 +151,7 @@ def validate(net, val, size, mean=MEAN, std=STD):
 
 def main(argv=None):
     args = parse_args(argv)
-    seed_all(args.seed, args.threads)
+    seed_all(args.seed, args.threads, args.device)
     os.makedirs(args.out, exist_ok=True)
     paths = list_images(args.data)
     train_p, hold_p = split_holdout(paths, args.holdout, args.seed)
@@ -132,18 +160,35 @@ def main(argv=None):
     val = make_valset(hold, args.seed, args.size)
     targets = None if args.teacher == "none" else Targets(args.teacher, args.data, train_p, args.size)
     net = Student(args.width)
+    if targets is not None and targets.kind in ("bank", "model"):
+        targets.net.to(args.device)
     if args.init:
         net.load_state_dict(torch.load(args.init, map_location="cpu")["state"])
     print(f"train {len(ims)} images, holdout {len(hold)}; student {count_flops(net, args.size) / 1e9:.2f} GFLOP, "
           f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M params", flush=True)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.1)
-    rng = np.random.RandomState(args.seed)
+    dev = torch.device(args.device)
+    net.to(dev)
+    mean = torch.tensor(MEAN, device=dev)[None, :, None, None]
+    std = torch.tensor(STD, device=dev)[None, :, None, None]
     best, best_state, hist, t0, run = -1.0, None, [], time.time(), 0.0
-    for step in range(1, args.steps + 1):
-        views, m, metas = make_batch(ims, train_p, rng, args)
-        out = net(torch.from_numpy(to_tensor_batch(views, MEAN, STD)))
-        loss = seg_loss(out, m) if targets is None else distill_loss(out, targets(views, metas), m)
+
+    def save():
+        ckpt = {"state": best_state, "width": args.width, "size": args.size, "mean": MEAN, "std": STD,
+                "args": vars(args), "history": hist, "train_seconds": round(time.time() - t0, 1),
+                "train_images": len(ims), "device": args.device + (f" ({torch.cuda.get_device_name()})"
+                                                                       if args.device == "cuda" else ""),
+                "teacher": "none (synthetic-anomaly masks only)" if targets is None else targets.describe, "holdout": [os.path.basename(p) for p in hold_p],
+                "command": "/usr/bin/python3 " + " ".join(shlex.quote(a) for a in sys.argv),
+                "best_val": max(hist, key=lambda h: h["val_select"])}
+        torch.save(ckpt, os.path.join(args.out, "student.pt"))
+        return ckpt
+
+    for step, (views, m, metas) in enumerate(loader(ims, train_p, args), start=1):
+        views, m = views.to(dev), m.to(dev)
+        out = net((views.permute(0, 3, 1, 2) - mean) / std)
+        loss = seg_loss(out, m) if targets is None else distill_loss(out, targets(views, metas).to(dev), m)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -154,21 +199,16 @@ def main(argv=None):
             v["step"] = step
             hist.append(v)
             if v["val_select"] > best:
-                best, best_state = v["val_select"], {k: t.clone() for k, t in net.state_dict().items()}
+                best, best_state = v["val_select"], {k: t.detach().cpu().clone() for k, t in net.state_dict().items()}
+                save()  # a run stopped early still leaves its best checkpoint
             el = time.time() - t0
             eta = el / step * (args.steps - step)
             print(f"step {step}/{args.steps} loss {run:.4f} val img-auroc {v['val_image_auroc']:.4f} "
                   f"pix-ap {v['val_pixel_ap']:.4f} | {el / 60:.1f} min, ETA {eta / 60:.1f} min", flush=True)
-        elif step % 20 == 0:
+        elif step % args.print_every == 0:
             el = time.time() - t0
             print(f"step {step}/{args.steps} loss {run:.4f} | ETA {el / step * (args.steps - step) / 60:.1f} min", flush=True)
-    ckpt = {"state": best_state, "width": args.width, "size": args.size, "mean": MEAN, "std": STD,
-            "args": vars(args), "history": hist, "train_seconds": round(time.time() - t0, 1),
-            "train_images": len(ims),
-            "teacher": "none (synthetic-anomaly masks only)" if targets is None else targets.describe, "holdout": [os.path.basename(p) for p in hold_p],
-            "command": "/usr/bin/python3 " + " ".join(shlex.quote(a) for a in sys.argv),
-            "best_val": max(hist, key=lambda h: h["val_select"])}
-    torch.save(ckpt, os.path.join(args.out, "student.pt"))
+    ckpt = save()
     print(f"saved {args.out}/student.pt (best {json.dumps(ckpt['best_val'])})", flush=True)
     if not args.no_export:
         from export import export_checkpoint
