@@ -44,12 +44,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: Error) => {
-    process.stderr.write(`linewatch: ${err.message}\n`);
-    process.exitCode = 1;
-  },
-);
+/**
+ * A command that has returned is done: leave with its code even if a library still holds a handle
+ * (aedes' timers after a failed start, a socket closing), after a moment for logs to flush.
+ */
+function leave(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 300).unref();
+}
+
+main(process.argv.slice(2)).then(leave, (err: Error) => {
+  process.stderr.write(`linewatch: ${err.message}\n`);
+  leave(1);
+});
