@@ -51,14 +51,14 @@ common=(--data "$data" --steps 4 --batch 2 --size 96 --val-every 2 --threads 2)
 echo "smoke: student (synthetic masks only)"
 $py "$here/train.py" "${common[@]}" --out "$tmp/s1" --seed 3
 $py "$here/check_model.py" "$tmp/s1" $ort
-$py "$here/train.py" "${common[@]}" --out "$tmp/s2" --seed 3 --no-export
+$py "$here/train.py" "${common[@]}" --out "$tmp/s2" --seed 3 --no-export --workers 2
 $py - "$tmp/s1/student.pt" "$tmp/s2/student.pt" <<'PY'
 import sys, torch
 a, b = (torch.load(p)["state"] for p in sys.argv[1:3])
 bad = [k for k in a if not torch.equal(a[k], b[k])]
 if bad:
     sys.exit(f"smoke: same seed gave different weights: {bad[:3]}")
-print("smoke: same seed -> identical weights")
+print("smoke: same seed -> identical weights (0 and 2 loader workers)")
 PY
 
 echo "smoke: feature-bank teacher (random backbone) and distillation from it"
@@ -66,6 +66,10 @@ $py "$here/train_teacher.py" --data "$data" --out "$tmp/t" --weights none --bank
 $py "$here/check_model.py" "$tmp/t" $ort
 $py "$here/train.py" "${common[@]}" --out "$tmp/d" --teacher "bank:$tmp/t/teacher.pt"
 $py "$here/check_model.py" "$tmp/d" $ort
+
+echo "smoke: distillation from an own (wider) segmentation teacher"
+$py "$here/train.py" "${common[@]}" --out "$tmp/w" --width 0.5 --teacher "model:$tmp/s1/student.pt"
+$py "$here/check_model.py" "$tmp/w" $ort
 
 echo "smoke: distillation from precomputed maps beside the images"
 $py "$here/train.py" "${common[@]}" --out "$tmp/f" --teacher files
