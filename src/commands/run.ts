@@ -23,6 +23,9 @@ export async function runCommand(args: string[]): Promise<number> {
   const log = createLogger(cfg.log_level);
   const daemon = new Daemon(cfg, log);
   let signals = 0;
+  // A signal during start waits for start to settle, then stops what it started: stopping while
+  // start() is still bringing stages up would leave the later stages running after the stop.
+  let starting: Promise<unknown> = Promise.resolve();
   const stopped = new Promise<number>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {
       if (++signals > 1) {
@@ -30,13 +33,17 @@ export async function runCommand(args: string[]): Promise<number> {
         process.exit(1);
       }
       log.info({ signal: sig }, "stopping");
-      void daemon.stop().then(() => resolve(0));
+      void starting
+        .catch(() => undefined)
+        .then(() => daemon.stop())
+        .then(() => resolve(0));
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
   try {
-    await daemon.start();
+    starting = daemon.start();
+    await starting;
   } catch (err) {
     log.fatal({ err: (err as Error).message, kind: (err as Error).name }, "linewatch could not start");
     process.stderr.write(`linewatch: ${(err as Error).message}\n`);
