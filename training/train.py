@@ -177,7 +177,7 @@ def main(argv=None):
     def save():
         ckpt = {"state": best_state, "width": args.width, "size": args.size, "mean": MEAN, "std": STD,
                 "args": vars(args), "history": hist, "train_seconds": round(time.time() - t0, 1),
-                "train_images": len(ims), "device": args.device + (f" ({torch.cuda.get_device_name()})"
+                "train_images": len(ims), "torch": torch.__version__, "device": args.device + (f" ({torch.cuda.get_device_name()})"
                                                                        if args.device == "cuda" else ""),
                 "teacher": "none (synthetic-anomaly masks only)" if targets is None else targets.describe, "holdout": [os.path.basename(p) for p in hold_p],
                 "command": "/usr/bin/python3 " + " ".join(shlex.quote(a) for a in sys.argv),
