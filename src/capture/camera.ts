@@ -80,10 +80,7 @@ export class Camera {
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.watchdog.stop();
-    const current = this.run?.handle;
     this.teardown();
-    // Close every pipeline kept for replay too: a stopped one may still hold a bus poller thread.
-    for (const h of new Set([...this.handles.values(), ...(current ? [current] : [])])) h.close();
     this.handles.clear();
     this.setState("stopped");
     this.subject.complete();

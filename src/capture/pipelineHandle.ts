@@ -36,7 +36,6 @@ export class PipelineHandle {
   broken = false;
   private playing = false;
   private pollerAlive = false;
-  private closing = false;
 
   private constructor(
     readonly description: string,
@@ -81,19 +80,6 @@ export class PipelineHandle {
     this.pipeline.stop();
   }
 
-  /**
-   * Stops for good and ends the bus poller. A poller left waiting on a stopped pipeline's bus holds
-   * its libuv pool thread forever, and process exit joins every pool thread (uv_library_shutdown):
-   * the daemon would log that it stopped and never exit. PAUSED unflushes the bus and posts
-   * state changes, which wakes the poller; its callback stops the pipeline, which ends it.
-   */
-  close(): void {
-    this.playing = false;
-    if (!this.pollerAlive || this.closing) return this.pipeline.stop();
-    this.closing = true;
-    this.pipeline.pause();
-  }
-
   /** Loops a finite pipeline: a flushing seek back to its start; false when refused. */
   rewind(): boolean {
     return this.pipeline.seek(0, 1 | 4); // GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT
@@ -110,10 +96,8 @@ export class PipelineHandle {
 
   private dispatch(msg: BusMessage): void {
     try {
-      if (!this.closing) this.onMessage(msg);
+      this.onMessage(msg);
     } finally {
-      // A callback that returns with the pipeline in NULL ends the poller.
-      if (this.closing) this.pipeline.stop();
       this.pollerAlive = this.playing;
     }
   }

@@ -8,8 +8,9 @@ import { sleep } from "../helpers/plc.js";
 /**
  * SIGTERM must end the process every time, not most times. A GStreamer bus poller left waiting on a
  * stopped pipeline holds a libuv pool thread, and process exit joins every pool thread: the daemon
- * logged "linewatch stopped" and hung in about one stop in five before cameras closed their
- * pipelines' pollers. Several cycles, stopped at different moments, catch a regression.
+ * logged "linewatch stopped" and hung in about one stop in five (measured here) until
+ * scripts/patchGstreamer.mjs gave the binding's poller a finite wait. Several cycles, stopped at
+ * different moments, catch a regression (e.g. an install that skipped the patch).
  */
 describe("SIGTERM exits 0, every time", { timeout: 240_000 }, () => {
   const CYCLES = 6;
