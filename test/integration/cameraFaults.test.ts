@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import sharp from "sharp";
 import { startDaemon, type RunningDaemon } from "../helpers/daemon.js";
 import { freePort, startMosquitto, type RunningMosquitto } from "../helpers/mosquitto.js";
 import { healthz, metric, metricsText, sleep, startPlc, type Plc } from "../helpers/plc.js";
@@ -18,10 +19,8 @@ interface Status {
   cameras: { id: string; state: string }[];
 }
 
-const demo = resolve("demo/images");
-/** 008 is 600x260 and 014 is 115x287: a ROI at x=300 fits the first and lies outside the second. */
-const wide = readdirSync(demo).find((f) => f.startsWith("008_"))!;
-const narrow = readdirSync(demo).find((f) => f.startsWith("014_"))!;
+/** A grey JPEG of this size: the ROI at x=300 fits a 600 px wide one and lies outside a 115 px wide one. */
+const jpeg = (width: number, height: number, file: string) => sharp({ create: { width, height, channels: 3, background: { r: 120, g: 120, b: 120 } } }).jpeg().toFile(file);
 
 describe("camera faults, with the daemon on real parts", { timeout: 240_000 }, () => {
   let broker: RunningMosquitto;
@@ -42,8 +41,8 @@ describe("camera faults, with the daemon on real parts", { timeout: 240_000 }, (
     port = await freePort();
     const images = join(broker.dir, "mixed");
     mkdirSync(images);
-    copyFileSync(join(demo, wide), join(images, "a.jpg"));
-    copyFileSync(join(demo, narrow), join(images, "b.jpg"));
+    await jpeg(600, 260, join(images, "a.jpg"));
+    await jpeg(115, 287, join(images, "b.jpg"));
     const clip = join(broker.dir, "clip.mkv");
     execFileSync("gst-launch-1.0", ["-q", "videotestsrc", "num-buffers=12", "!", "video/x-raw,width=96,height=64,framerate=10/1", "!", "x264enc", "speed-preset=ultrafast", "!", "matroskamux", "!", "filesink", `location=${clip}`]);
     daemon = startDaemon({
