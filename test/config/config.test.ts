@@ -72,6 +72,13 @@ describe("config", () => {
     assert.match(problemsOf(join(dir, "nope.yaml"))[0], /cannot read the file: ENOENT/);
   });
 
+  it("check-config reports a secret file that cannot be read, with its path, exit 2", () => {
+    const file = write("secret.yaml", "device_id: a\ncameras: [{id: c, kind: test}]\nmqtt: {url: 'mqtt://127.0.0.1:1', password_file: /nonexistent/linewatch-pw}\n");
+    const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", "check-config", "--config", file], { encoding: "utf8" });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /mqtt\.password_file: cannot read the MQTT password file \/nonexistent\/linewatch-pw: ENOENT/);
+  });
+
   it("check-config exits 2 and prints the problems; 0 for the shipped default", () => {
     const bad = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", "check-config", "--config", write("b.yaml", "cameras: []\n")], { encoding: "utf8" });
     assert.equal(bad.status, 2);
