@@ -29,8 +29,8 @@ export interface PackOptions<J> {
 }
 
 /**
- * batchTiles that writes each input straight into the batch's buffer as its job arrives: no
- * per-tile array, no packing copy. A full batch leaves at once, a partial one `maxWaitMs` after
+ * Batches jobs across frames and cameras, writing each input straight into the batch's buffer as
+ * its job arrives: no per-tile array, no packing copy. A full batch leaves at once, a partial one `maxWaitMs` after
  * its first job; the rest is flushed on completion. Jobs keep their order.
  */
 export function packTiles<J>(o: PackOptions<J>): OperatorFunction<J, PackedBatch<J>> {
