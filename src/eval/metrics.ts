@@ -4,7 +4,7 @@
  * (good images, each defect type) and merged, so per-type metrics cost no extra sort.
  * Cost: about 7 s and 0.5 GB for 27 Mpx (300 images of 300x300 px) on one shared core.
  */
-import { labelComponents } from "./labelComponents.js";
+import { labelComponents } from "../pipeline/labelComponents.js";
 import { MAX_REGIONS, packPositive, proCurve } from "./proCurve.js";
 import { Curve, mergeSorted, rocCurve, sortedScores } from "./rocCurve.js";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { labelComponents } from "../../src/eval/labelComponents.js";
+import { labelComponents } from "../../src/pipeline/labelComponents.js";
 import { evaluate, type ImageResult } from "../../src/eval/metrics.js";
 import { rocCurve, sortedScores } from "../../src/eval/rocCurve.js";
 

@@ -12,7 +12,7 @@ export interface Components {
 
 /**
  * Label the connected regions of a mask with 8-connectivity (diagonal neighbours join),
- * as the MVTec AD evaluation labels its truth regions for PRO.
+ * as the MVTec AD evaluation labels its truth regions for PRO and as the daemon finds defect regions.
  * @param mask width * height values, non-zero = foreground
  */
 export function labelComponents(mask: Uint8Array, width: number, height: number): Components {
