@@ -1,6 +1,7 @@
-// Images/s of model folders under onnxruntime-node (the daemon's runtime), batch 1,
-// the same thread count for each, interleaved rounds so that a busy machine hurts all alike.
-// usage: node training/ort_bench.mjs [--threads N] [--runs N] DIR...
+// Tiles/s of model folders under onnxruntime-node (the daemon's runtime), CPU provider, batch N
+// (default 1), the same thread count for each, interleaved rounds so that a busy machine hurts
+// all alike.
+// usage: node training/ort_bench.mjs [--threads N] [--runs N] [--batch N] DIR...
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,13 +12,14 @@ const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(k) ? Number(args.splice(args.indexOf(k), 2)[1]) : d);
 const threads = opt("--threads", 1);
 const runs = opt("--runs", 20);
+const batch = opt("--batch", 1);
 const models = [];
 for (const dir of args) {
   const man = JSON.parse(readFileSync(join(dir, "model.json"), "utf8"));
   const sess = await ort.InferenceSession.create(join(dir, "model.onnx"), {
     intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all" });
   const { height: h, width: w } = man.input;
-  const x = new ort.Tensor("float32", new Float32Array(3 * h * w).map(() => Math.random()), [1, 3, h, w]);
+  const x = new ort.Tensor("float32", new Float32Array(batch * 3 * h * w).map(() => Math.random()), [batch, 3, h, w]);
   await sess.run({ [man.input.name]: x }); // warm-up
   models.push({ dir, sess, feed: { [man.input.name]: x }, times: [] });
 }
@@ -31,6 +33,6 @@ for (let r = 0; r < runs; r++) {
 const out = models.map(({ dir, times }) => {
   times.sort((a, b) => a - b);
   const med = times[Math.floor(times.length / 2)];
-  return { model: dir, threads, ms_median: +med.toFixed(2), images_per_s: +(1000 / med).toFixed(1) };
+  return { model: dir, threads, batch, ms_median: +med.toFixed(2), tiles_per_s: +((1000 * batch) / med).toFixed(1) };
 });
 console.log(JSON.stringify(out, null, 1));
