@@ -1,8 +1,7 @@
 import { spawn } from "node:child_process";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { InferenceEngine } from "../src/pipeline/inferenceEngine.js";
-import { loadNow, round } from "./stats.js";
+import { lagMonitor, loadNow, round } from "./stats.js";
 
 /** Raw model throughput at one batch size. */
 export interface RawResult {
@@ -33,8 +32,7 @@ export async function rawThroughWorker(engine: InferenceEngine, batch: number, s
   const template = rawInput(batch, engine.inputSize);
   for (let i = 0; i < 3; i++) await engine.runRaw(template.slice(), batch);
   const load = loadNow();
-  const lag = monitorEventLoopDelay({ resolution: 5 });
-  lag.enable();
+  const lag = lagMonitor();
   let runs = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < seconds * 1000) {
@@ -42,8 +40,8 @@ export async function rawThroughWorker(engine: InferenceEngine, batch: number, s
     runs++;
   }
   const s = (performance.now() - t0) / 1000;
-  lag.disable();
-  return { batch, tiles_per_s: round((runs * batch) / s, 1), batch_ms: round((s * 1000) / runs, 1), runs, load1: load.load1, idle_loop_lag_p99_ms: round(lag.percentile(99) / 1e6, 1) };
+  lag.stop();
+  return { batch, tiles_per_s: round((runs * batch) / s, 1), batch_ms: round((s * 1000) / runs, 1), runs, load1: load.load1, idle_loop_lag_p99_ms: lag.p99() };
 }
 
 /**

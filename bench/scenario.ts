@@ -1,11 +1,10 @@
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { cameraSchema } from "../src/config/camera.js";
 import type { CameraConfig, PipelineConfig, Tiling } from "../src/config/schema.js";
 import { InspectionPipeline, type Inferencer } from "../src/pipeline/pipeline.js";
 import { tilePlan } from "../src/pipeline/tile.js";
 import { resultPayload } from "../src/publish/topics.js";
 import type { Logger } from "../src/service/logger.js";
-import { loadNow, mean, quantile, round, rssMb } from "./stats.js";
+import { lagMonitor, loadNow, mean, quantile, round, rssMb } from "./stats.js";
 import { syntheticCameras } from "./syntheticCameras.js";
 import { Subject, takeUntil } from "rxjs";
 
@@ -102,8 +101,7 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
     }
   };
   await tick(spec.warmup_s, 0);
-  const lag = monitorEventLoopDelay({ resolution: 5 });
-  lag.enable();
+  const lag = lagMonitor();
   const dropped0 = dropped();
   const rssStart = rssMb();
   const load = loadNow();
@@ -112,7 +110,7 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
   await tick(spec.seconds, spec.warmup_s);
   measuring = false;
   const window = (performance.now() - t0) / 1000;
-  lag.disable();
+  lag.stop();
   const rssEnd = rssMb();
   const droppedN = dropped() - dropped0;
   // Stop the cameras and let what is in flight drain, so the next scenario starts on an idle worker.
@@ -133,7 +131,7 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
     p95_ms: round(quantile(latencies, 0.95), 1),
     p99_ms: round(quantile(latencies, 0.99), 1),
     p99_publish_ms: round(quantile(toPublish, 0.99), 1),
-    loop_lag_p99_ms: round(lag.percentile(99) / 1e6, 1),
+    loop_lag_p99_ms: lag.p99(),
     mean_batch: round(batches ? batchTiles / batches : 0, 2),
     batch_ms: round(batchMean, 1),
     model_busy: round(batchMs / 1000 / window, 3),

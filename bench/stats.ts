@@ -1,5 +1,6 @@
 /** Small statistics helpers for the bench. */
 import { availableParallelism, loadavg } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 
 /** The q-quantile (0..1) of `values` by nearest rank; NaN when empty. Sorts a copy. */
 export function quantile(values: readonly number[], q: number): number {
@@ -27,4 +28,18 @@ export function rssMb(): number {
 /** 1-minute load average and core count, for stating contention next to each figure. */
 export function loadNow(): { load1: number; cores: number } {
   return { load1: round(loadavg()[0], 2), cores: availableParallelism() };
+}
+
+/** Sampling interval of the event-loop lag monitor, ms. */
+const LAG_RESOLUTION_MS = 5;
+
+/**
+ * An event-loop lag monitor. Node's histogram records the time between its timer's ticks, which
+ * includes the interval itself (an idle loop reads p50 = 5.1 ms at a 5 ms resolution): the lag is
+ * that minus the interval.
+ */
+export function lagMonitor(): { stop: () => void; p99: () => number } {
+  const h = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  h.enable();
+  return { stop: () => h.disable(), p99: () => round(Math.max(0, h.percentile(99) / 1e6 - LAG_RESOLUTION_MS), 1) };
 }

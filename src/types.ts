@@ -2,6 +2,8 @@
  * The data that flows between stages. Stages never import each other; they share these shapes.
  */
 
+import type { RoiMap } from "./pipeline/roiMap.js";
+
 /** Pixel layouts a frame may carry; rows are tightly packed (no stride padding). */
 export type PixelFormat = "RGB" | "GRAY8";
 
@@ -98,8 +100,8 @@ export interface Decision {
   roi: { x: number; y: number; width: number; height: number };
   /** The ROI pixels, for thumbnails. */
   image: { width: number; height: number; format: PixelFormat; data: Uint8Array };
-  /** Binary mask at ROI resolution (1 = defect). */
+  /** Binary mask over the map's cells (1 = defect); maskToPixels() gives it at ROI resolution. */
   mask: Uint8Array;
-  /** Stitched anomaly map at ROI resolution. */
-  map: Float32Array;
+  /** Stitched anomaly map over the ROI, on cells of map.step px; toPixels() resizes it to the ROI. */
+  map: RoiMap;
 }

@@ -7,6 +7,7 @@ import { runEval } from "../eval/runEval.js";
 import { InferenceEngine, ModelError } from "../pipeline/inferenceEngine.js";
 import { inspectImage, type InspectImage } from "../pipeline/inspect.js";
 import { buildReference, type Reference } from "../pipeline/reference.js";
+import { toPixels } from "../pipeline/roiMap.js";
 import { createLogger } from "../service/logger.js";
 import { parseOptions, UsageError } from "./args.js";
 
@@ -87,7 +88,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       dataset,
       async (img) => {
         const d = await inspectImage(engine, asInspectImage(img), { tiling, batchMax: batch, reference });
-        return { score: d.score, map: d.map };
+        return { score: d.score, map: toPixels(d.map) };
       },
       { thresholds },
     );

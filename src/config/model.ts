@@ -16,7 +16,7 @@ export const modelSchema = z
       .min(1)
       .default([{ kind: "tensorrt", device_id: 0 }, { kind: "cuda", device_id: 0 }, { kind: "cpu" }])
       .describe("Execution providers in order of preference; one that cannot load is skipped"),
-    threads: z.number().int().min(0).max(256).default(0).describe("Intra-op threads for the CPU provider; 0 means one fewer than the cores, without spin-waiting (measured best beside the main thread)"),
+    threads: z.number().int().min(0).max(256).default(0).describe("Intra-op threads for the CPU provider; 0 means one per core, at a lower priority than the main thread (nice 10) and without spin-waiting"),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import type { Decision, RoiFrame } from "../types.js";
 import { findRegions } from "./regions.js";
+import type { RoiMap } from "./roiMap.js";
 
 /** What a decision needs besides the frame and its map. */
 export interface DecideOptions {
@@ -9,26 +10,29 @@ export interface DecideOptions {
   pixelThreshold: number;
   /** The model's own image score; the map's maximum when absent. */
   score?: number;
-  /** Regions smaller than this many ROI pixels are ignored (specks). */
+  /** Regions smaller than this many ROI pixels are dropped (specks). */
   minRegionPx?: number;
   now?: () => { wall: number; mono: number };
 }
 
 /**
  * Pass or fail for one frame. A passing frame has an empty mask and no regions, so a good part
- * never shows defects; a failing one carries the pixels at or above the pixel threshold.
+ * never shows defects; a failing one carries the map's cells at or above the pixel threshold.
  */
-export function decide(frame: RoiFrame, map: Float32Array, opts: DecideOptions): Decision {
-  const { width, height } = frame;
+export function decide(frame: RoiFrame, map: RoiMap, opts: DecideOptions): Decision {
+  if (map.roi_width !== frame.width || map.roi_height !== frame.height) {
+    throw new RangeError(`map covers ${map.roi_width}x${map.roi_height}, the ROI is ${frame.width}x${frame.height}`);
+  }
+  const values = map.data;
   let max = -Infinity;
-  for (let i = 0; i < map.length; i++) if (map[i] > max) max = map[i];
-  const score = opts.score ?? (map.length ? max : 0);
+  for (let i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
+  const score = opts.score ?? (values.length ? max : 0);
   const verdict = score >= opts.imageThreshold ? "fail" : "pass";
-  const mask = new Uint8Array(width * height);
+  const mask = new Uint8Array(values.length);
   let regions: Decision["regions"] = [];
   if (verdict === "fail") {
-    for (let i = 0; i < map.length; i++) mask[i] = map[i] >= opts.pixelThreshold ? 1 : 0;
-    regions = findRegions(mask, map, width, height);
+    for (let i = 0; i < values.length; i++) mask[i] = values[i] >= opts.pixelThreshold ? 1 : 0;
+    regions = findRegions(mask, map);
     const min = opts.minRegionPx ?? 0;
     if (min > 0) regions = regions.filter((r) => r.area_px >= min);
   }
@@ -46,7 +50,7 @@ export function decide(frame: RoiFrame, map: Float32Array, opts: DecideOptions):
     threshold: opts.imageThreshold,
     regions,
     roi: frame.roi,
-    image: { width, height, format: frame.format, data: frame.data },
+    image: { width: frame.width, height: frame.height, format: frame.format, data: frame.data },
     mask,
     map,
   };

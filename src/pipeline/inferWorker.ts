@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import type { ProviderConfig } from "../config/schema.js";
+import { yieldToMainThread } from "./inferPriority.js";
 import type { InitReply, RunReply, WorkerReply, WorkerRequest } from "./inferProtocol.js";
 
 interface SessionState {
@@ -26,14 +27,16 @@ function providerOption(p: ProviderConfig): ort.InferenceSession.ExecutionProvid
 }
 
 /**
- * Intra-op threads: the configured number, or for 0 every core but one, which the main thread
- * keeps for sampling, stitching and deciding (ONNX Runtime's own choice, all physical cores, made
- * the model and the main thread fight: on 2 cores, 1 thread gave 38-40 tiles/s raw and 0.91 of
- * raw in the pipeline, 2 threads 30-34 and 0.72; bench/README.md).
+ * Intra-op threads: the configured number, or for 0 one per core. The main thread's work (tiles,
+ * stitching, decisions) does not need a core of its own: the model's threads run at a lower
+ * priority (see {@link yieldToMainThread}), so the main thread takes a core the moment it has
+ * work and the model has every cycle it leaves (bench/README.md has the measurements).
  */
 function intraOpThreads(configured: number): number {
-  return configured > 0 ? configured : Math.max(1, availableParallelism() - 1);
+  return configured > 0 ? configured : availableParallelism();
 }
+
+yieldToMainThread();
 
 function describe(meta: readonly ort.InferenceSession.ValueMetadata[]) {
   return meta.map((m) => ({ name: m.name, shape: m.isTensor ? m.shape.map((d) => (typeof d === "number" && d >= 0 ? d : String(d))) : [], type: m.isTensor ? m.type : "non-tensor" }));

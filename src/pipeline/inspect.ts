@@ -40,7 +40,7 @@ export async function inspectImage(
   }
   const scores = maps.map((m) => m.score).filter((s): s is number => s !== undefined);
   const map = stitchMaps(maps, image.width, image.height);
-  if (opts.reference) applyReference(opts.reference, map, image.width, image.height);
+  if (opts.reference) applyReference(opts.reference, map.data, map.width, map.height);
   return decide(frame, map, {
     imageThreshold: opts.imageThreshold ?? engine.manifest.threshold.image,
     pixelThreshold: engine.manifest.threshold.pixel,

@@ -185,7 +185,7 @@ export class InspectionPipeline {
           map(({ frame, map: m, score }) => {
             const cam = this.cams.get(frame.camera);
             const ref = this.references.get(frame.camera);
-            if (ref) applyReference(ref, m, frame.width, frame.height);
+            if (ref) applyReference(ref, m.data, m.width, m.height);
             const d = decide(frame, m, {
               imageThreshold: cam?.threshold ?? ref?.thresholds.image ?? engine.manifest.threshold.image,
               pixelThreshold: ref?.thresholds.pixel ?? engine.manifest.threshold.pixel,

@@ -56,7 +56,7 @@ export async function buildReference(engine: Inferencer, images: readonly Inspec
   const mean = new Float32Array(grid * grid);
   for (const img of images) {
     const d = await inspectImage(engine, img, { ...opts, reference: null });
-    const g = toGrid(d.map, img.width, img.height, grid);
+    const g = toGrid(d.map.data, d.map.width, d.map.height, grid);
     for (let i = 0; i < mean.length; i++) mean[i] += g[i] / images.length;
   }
   const level = median(mean);
@@ -66,8 +66,8 @@ export async function buildReference(engine: Inferencer, images: readonly Inspec
 }
 
 /**
- * Subtracts the reference's per-position excess from a map in place (bilinearly upsampled to
- * width x height), so a pattern that every good part shows no longer counts.
+ * Subtracts the reference's per-position excess from a map of width x height values over the ROI
+ * in place (bilinearly upsampled), so a pattern that every good part shows no longer counts.
  */
 export function applyReference(ref: Reference, map: Float32Array, width: number, height: number): void {
   const g = ref.grid;

@@ -1,31 +1,41 @@
 import type { Region } from "../types.js";
 import { labelComponents } from "./labelComponents.js";
+import { cellCentre, cellSize, type RoiMap } from "./roiMap.js";
 
 /**
- * Connected regions (8-connectivity) of a binary mask, with their bounding box, area, centroid,
- * elongation (ratio of the principal axes' standard deviations, >= 1) and mean score.
- * Regions come largest first.
+ * Connected regions (8-connectivity) of a binary mask over the cells of `map`, in ROI pixels: their
+ * bounding box, area, centroid, elongation (ratio of the principal axes' standard deviations,
+ * >= 1) and mean score. Each cell counts for the pixels it covers, with the moments those pixels
+ * have, so the figures are those of the mask drawn at ROI resolution cell by cell. Regions come
+ * largest first.
  */
-export function findRegions(mask: Uint8Array, map: Float32Array, width: number, height: number): Region[] {
+export function findRegions(mask: Uint8Array, map: RoiMap): Region[] {
+  const { width, height, step, roi_width: W, roi_height: H, data } = map;
   const { labels, count } = labelComponents(mask, width, height);
   if (count === 0) return [];
-  // Per-label moments in one pass over the pixels.
+  // Per-label pixel moments in one pass over the cells.
   const n = new Float64Array(count), sx = new Float64Array(count), sy = new Float64Array(count);
   const sxx = new Float64Array(count), syy = new Float64Array(count), sxy = new Float64Array(count), ss = new Float64Array(count);
   const minX = new Int32Array(count).fill(width), minY = new Int32Array(count).fill(height);
   const maxX = new Int32Array(count), maxY = new Int32Array(count);
-  for (let y = 0, p = 0; y < height; y++) {
-    for (let x = 0; x < width; x++, p++) {
+  for (let j = 0, p = 0; j < height; j++) {
+    const cy = cellCentre(j, step, H), ch = cellSize(j, step, H);
+    for (let i = 0; i < width; i++, p++) {
       const l = labels[p] - 1;
       if (l < 0) continue;
-      n[l]++; sx[l] += x; sy[l] += y; sxx[l] += x * x; syy[l] += y * y; sxy[l] += x * y; ss[l] += map[p];
-      if (x < minX[l]) minX[l] = x;
-      if (x > maxX[l]) maxX[l] = x;
-      if (y < minY[l]) minY[l] = y;
-      if (y > maxY[l]) maxY[l] = y;
+      const cx = cellCentre(i, step, W), cw = cellSize(i, step, W);
+      const a = cw * ch;
+      // A run of c pixels centred on m has sum m*c and sum of squares c*(m^2 + (c^2 - 1)/12).
+      n[l] += a; sx[l] += a * cx; sy[l] += a * cy;
+      sxx[l] += a * (cx * cx + (cw * cw - 1) / 12); syy[l] += a * (cy * cy + (ch * ch - 1) / 12); sxy[l] += a * cx * cy;
+      ss[l] += a * data[p];
+      if (i < minX[l]) minX[l] = i;
+      if (i > maxX[l]) maxX[l] = i;
+      if (j < minY[l]) minY[l] = j;
+      if (j > maxY[l]) maxY[l] = j;
     }
   }
-  const total = width * height;
+  const total = W * H;
   const regions: Region[] = [];
   for (let l = 0; l < count; l++) {
     const cx = sx[l] / n[l], cy = sy[l] / n[l];
@@ -36,8 +46,11 @@ export function findRegions(mask: Uint8Array, map: Float32Array, width: number, 
     const tr = vxx + vyy;
     const disc = Math.sqrt(Math.max(0, ((vxx - vyy) / 2) ** 2 + vxy * vxy));
     const l1 = tr / 2 + disc, l2 = Math.max(tr / 2 - disc, 1e-9);
+    const x = minX[l] * step, y = minY[l] * step;
     regions.push({
-      x: minX[l], y: minY[l], width: maxX[l] - minX[l] + 1, height: maxY[l] - minY[l] + 1,
+      x, y,
+      width: Math.min(W, (maxX[l] + 1) * step) - x,
+      height: Math.min(H, (maxY[l] + 1) * step) - y,
       area_px: n[l],
       area_pct: (100 * n[l]) / total,
       elongation: Math.sqrt(l1 / l2),

@@ -1,4 +1,5 @@
 import type { TileMap } from "../types.js";
+import { cellCentre, cellCount, type RoiMap } from "./roiMap.js";
 
 /**
  * Blending weight along one axis of a tile: 1 in the middle, falling linearly over the outer
@@ -18,39 +19,22 @@ export function stitchStep(t: Pick<TileMap, "rect" | "map_width" | "map_height">
   return Math.max(1, Math.floor(Math.min(t.rect.width / t.map_width, t.rect.height / t.map_height) / 2));
 }
 
-/** Grid positions along one axis: every `step` px from 0, the last one on the far edge. */
-function gridPositions(length: number, step: number): Int32Array {
-  const n = Math.ceil((length - 1) / step) + 1;
-  const g = new Int32Array(n);
-  for (let i = 0; i < n; i++) g[i] = Math.min(i * step, length - 1);
+/** Centres of the cells along one axis, pixel-index units. */
+function cellCentres(length: number, step: number): Float64Array {
+  const g = new Float64Array(cellCount(length, step));
+  for (let i = 0; i < g.length; i++) g[i] = cellCentre(i, step, length);
   return g;
 }
 
-/** For every pixel along an axis: the grid points around it and the blend between them. */
-function upsampleAxis(g: Int32Array, length: number) {
-  const i0 = new Int32Array(length), i1 = new Int32Array(length), f = new Float32Array(length);
-  let k = 0;
-  for (let x = 0; x < length; x++) {
-    while (k + 1 < g.length - 1 && g[k + 1] <= x) k++;
-    const k1 = Math.min(k + 1, g.length - 1);
-    i0[x] = k;
-    i1[x] = k1;
-    f[x] = g[k1] > g[k] ? Math.min(1, (x - g[k]) / (g[k1] - g[k])) : 0;
-  }
-  return { i0, i1, f };
-}
-
 /**
- * Blends tile maps into one map of `width` x `height` (ROI pixels) as they arrive: each tile's map
- * is resized bilinearly onto its rectangle and overlaps are blended with edge-tapered weights.
- * The blend is computed on a grid of `step` px (see {@link stitchStep}) and resized to the ROI
- * once in `finish()`: the tile maps are far coarser than the ROI, so blending every pixel would
- * cost many times more for the same map. `add()` costs one pass over the tile's grid points, so
- * a frame's stitching is spread over the batches its tiles come back in.
+ * Blends tile maps into one map of a `width` x `height` ROI as they arrive: each tile's map is
+ * sampled bilinearly at the centres of the ROI map's cells of `step` px (see {@link stitchStep})
+ * and overlaps are blended with edge-tapered weights. `add()` costs one pass over the tile's
+ * cells, so a frame's stitching is spread over the batches its tiles come back in.
  */
 export class StitchAccumulator {
-  private readonly gx: Int32Array;
-  private readonly gy: Int32Array;
+  private readonly gx: Float64Array;
+  private readonly gy: Float64Array;
   private readonly acc: Float32Array;
   private readonly wsum: Float32Array;
 
@@ -59,8 +43,8 @@ export class StitchAccumulator {
     readonly height: number,
     readonly step = 1,
   ) {
-    this.gx = gridPositions(width, step);
-    this.gy = gridPositions(height, step);
+    this.gx = cellCentres(width, step);
+    this.gy = cellCentres(height, step);
     this.acc = new Float32Array(this.gx.length * this.gy.length);
     this.wsum = new Float32Array(this.gx.length * this.gy.length);
   }
@@ -113,52 +97,23 @@ export class StitchAccumulator {
     }
   }
 
-  /** The blended map at ROI resolution; the accumulator must not be used afterwards. */
-  finish(): Float32Array {
-    const steps = this.finishSteps(Infinity);
-    for (;;) {
-      const r = steps.next();
-      if (r.done) return r.value;
-    }
-  }
-
-  /**
-   * finish() in steps of at most `rowsPerStep` output rows, so a caller can let the event loop run
-   * between them (a 1080p map is millions of values); the generator's return value is the map.
-   */
-  *finishSteps(rowsPerStep = 270): Generator<void, Float32Array, void> {
-    const { acc, wsum, width, height, gx, gy } = this;
+  /** The blended map; the accumulator must not be used afterwards. */
+  finish(): RoiMap {
+    const { acc, wsum } = this;
     for (let i = 0; i < acc.length; i++) {
       const w = wsum[i];
       acc[i] = w > 0 ? acc[i] / w : 0;
     }
-    if (this.step === 1) return acc;
-    // Bilinear resize of the grid to the ROI, rows first.
-    const gw = gx.length;
-    const X = upsampleAxis(gx, width), Y = upsampleAxis(gy, height);
-    const rows = new Float32Array(gy.length * width);
-    for (let j = 0; j < gy.length; j++) {
-      const o = j * width, g = j * gw;
-      for (let x = 0; x < width; x++) rows[o + x] = acc[g + X.i0[x]] + (acc[g + X.i1[x]] - acc[g + X.i0[x]]) * X.f[x];
-    }
-    const out = new Float32Array(width * height);
-    for (let y0 = 0; y0 < height; y0 += rowsPerStep) {
-      yield;
-      for (let y = y0; y < Math.min(height, y0 + rowsPerStep); y++) {
-        const r0 = Y.i0[y] * width, r1 = Y.i1[y] * width, f = Y.f[y], o = y * width;
-        for (let x = 0; x < width; x++) out[o + x] = rows[r0 + x] + (rows[r1 + x] - rows[r0 + x]) * f;
-      }
-    }
-    return out;
+    return { data: acc, width: this.gx.length, height: this.gy.length, step: this.step, roi_width: this.width, roi_height: this.height };
   }
 }
 
 /**
- * Joins the tile maps of one frame into one map of `width` x `height` (ROI pixels): each tile's
- * map is resized bilinearly onto its rectangle and overlaps are blended with edge-tapered weights
- * (on the grid of {@link stitchStep} of the first tile, as the daemon does).
+ * Joins the tile maps of one frame into one map of a `width` x `height` ROI: each tile's map is
+ * resized bilinearly onto its rectangle and overlaps are blended with edge-tapered weights (on
+ * cells of the first tile's {@link stitchStep}, as the daemon does).
  */
-export function stitchMaps(tiles: readonly TileMap[], width: number, height: number): Float32Array {
+export function stitchMaps(tiles: readonly TileMap[], width: number, height: number): RoiMap {
   const s = new StitchAccumulator(width, height, tiles.length ? stitchStep(tiles[0]) : 1);
   for (const t of tiles) s.add(t);
   return s.finish();

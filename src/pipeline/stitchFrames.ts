@@ -1,14 +1,15 @@
 import { Observable, type OperatorFunction } from "rxjs";
 import type { RoiFrame, TileMap } from "../types.js";
+import type { RoiMap } from "./roiMap.js";
 import { StitchAccumulator, stitchStep } from "./stitch.js";
 
 /** A tile map, or the marker of a tile whose batch failed. */
 export type TileOutcome = TileMap | (TileMap & { failed: true });
 
-/** One frame with its stitched map at ROI resolution. */
+/** One frame with its stitched map. */
 export interface StitchedFrame {
   frame: RoiFrame;
-  map: Float32Array;
+  map: RoiMap;
   /** Highest model score over the frame's tiles, when the model has a score head. */
   score?: number;
 }
@@ -24,7 +25,7 @@ interface Parts {
 /**
  * Collects the tile maps of each frame (they may arrive over several batches), blending each into
  * the frame's map as it arrives, and emits the frame with its stitched map once all its tiles are
- * in (the map is resized to the ROI a slice of rows per event-loop turn, frames in order). A frame any of whose tiles failed is reported to `onFailed` once all its tiles are
+ * in. A frame any of whose tiles failed is reported to `onFailed` once all its tiles are
  * accounted for, and not emitted.
  */
 export function stitchFrames(
@@ -34,26 +35,6 @@ export function stitchFrames(
   return (source) =>
     new Observable<StitchedFrame>((subscriber) => {
       const parts = new Map<string, Parts>();
-      // Frames whose tiles are all in, finishing a slice of rows per event-loop turn, in order.
-      const finishing: { frame: RoiFrame; steps: Generator<void, Float32Array, void>; score: number | undefined }[] = [];
-      let handle: NodeJS.Immediate | null = null;
-      let ended = false;
-      let emitting = false;
-      const step = () => {
-        handle = null;
-        const head = finishing[0];
-        if (head) {
-          const r = head.steps.next();
-          if (r.done) {
-            finishing.shift();
-            emitting = true;
-            subscriber.next({ frame: head.frame, map: r.value, score: head.score });
-            emitting = false;
-          }
-        }
-        if (finishing.length) handle = setImmediate(step);
-        else if (ended) subscriber.complete();
-      };
       const sub = source.subscribe({
         next: (outcomes) => {
           for (const t of outcomes) {
@@ -76,20 +57,12 @@ export function stitchFrames(
               onFailed(t.frame_key, t.frame_key.split("/")[0], p.frame ? "inference failed" : "frame no longer in flight");
               continue;
             }
-            finishing.push({ frame: p.frame, steps: p.acc.finishSteps(), score: p.score });
-            handle ??= setImmediate(step);
+            subscriber.next({ frame: p.frame, map: p.acc.finish(), score: p.score });
           }
         },
         error: (err) => subscriber.error(err),
-        complete: () => {
-          ended = true;
-          // The source may complete from inside our own emission: then step() completes after it.
-          if (!handle && finishing.length === 0 && !emitting) subscriber.complete();
-        },
+        complete: () => subscriber.complete(),
       });
-      return () => {
-        sub.unsubscribe();
-        if (handle) clearImmediate(handle);
-      };
+      return () => sub.unsubscribe();
     });
 }

@@ -54,6 +54,10 @@ export function sampleTile(
     a[c] = 1 / (spec.scale * spec.std[c]);
     b[c] = -spec.mean[c] / spec.std[c];
   }
+  if (sx === 2 && sy === 2 && rect.x >= 0 && rect.y >= 0 && rect.x + rect.width <= W && rect.y + rect.height <= H && (ch === 1 || k === 3)) {
+    halve(data, W, ch, rect, mw, mh, k, a, b, out);
+    return;
+  }
   // Byte offsets of the two source columns of every output column, and the blend between them.
   const xo0 = new Int32Array(mw);
   const xo1 = new Int32Array(mw);
@@ -94,18 +98,62 @@ export function sampleTile(
     for (let u = 0; u < mw; u++) {
       const wx = fx[u];
       const i00 = r0 + xo0[u], i01 = r0 + xo1[u], i10 = r1 + xo0[u], i11 = r1 + xo1[u];
-      const at = (c: number) => {
-        const t = data[i00 + c] + (data[i01 + c] - data[i00 + c]) * wx;
-        const q = data[i10 + c] + (data[i11 + c] - data[i10 + c]) * wx;
-        return t + (q - t) * fy;
-      };
+      let t = data[i00] + (data[i01] - data[i00]) * wx;
+      let q = data[i10] + (data[i11] - data[i10]) * wx;
+      let p = t + (q - t) * fy;
       if (ch === 1) {
-        const p = at(0);
         for (let c = 0; c < k; c++) out[c * plane + o + u] = p * a[c] + b[c];
-      } else {
-        // One-channel model fed from RGB: ITU-R BT.601 luma.
-        out[o + u] = (at(0) * 0.299 + at(1) * 0.587 + at(2) * 0.114) * a[0] + b[0];
+        continue;
       }
+      // One-channel model fed from RGB: ITU-R BT.601 luma.
+      p *= 0.299;
+      t = data[i00 + 1] + (data[i01 + 1] - data[i00 + 1]) * wx;
+      q = data[i10 + 1] + (data[i11 + 1] - data[i10 + 1]) * wx;
+      p += (t + (q - t) * fy) * 0.587;
+      t = data[i00 + 2] + (data[i01 + 2] - data[i00 + 2]) * wx;
+      q = data[i10 + 2] + (data[i11 + 2] - data[i10 + 2]) * wx;
+      p += (t + (q - t) * fy) * 0.114;
+      out[o + u] = p * a[0] + b[0];
+    }
+  }
+}
+
+/**
+ * sampleTile() for a tile twice the model's input inside the image (512 px tiles for a 256 px
+ * model): the bilinear sample at each output centre falls exactly between four pixels, so it is
+ * their mean. Summing four bytes per value costs a third of the general path.
+ */
+function halve(data: Uint8Array, W: number, ch: number, rect: TileRect, mw: number, mh: number, k: number, a: number[], b: number[], out: Float32Array): void {
+  const plane = mw * mh;
+  const rowBytes = W * ch;
+  for (let v = 0; v < mh; v++) {
+    let r0 = (rect.y + 2 * v) * rowBytes + rect.x * ch;
+    let r1 = r0 + rowBytes;
+    const o = v * mw;
+    if (ch === 3) {
+      const a0 = a[0] / 4, a1 = a[1] / 4, a2 = a[2] / 4, b0 = b[0], b1 = b[1], b2 = b[2];
+      const o1 = o + plane, o2 = o + 2 * plane;
+      for (let u = 0; u < mw; u++, r0 += 6, r1 += 6) {
+        out[o + u] = (data[r0] + data[r0 + 3] + data[r1] + data[r1 + 3]) * a0 + b0;
+        out[o1 + u] = (data[r0 + 1] + data[r0 + 4] + data[r1 + 1] + data[r1 + 4]) * a1 + b1;
+        out[o2 + u] = (data[r0 + 2] + data[r0 + 5] + data[r1 + 2] + data[r1 + 5]) * a2 + b2;
+      }
+      continue;
+    }
+    if (k === 3) {
+      const a0 = a[0] / 4, a1 = a[1] / 4, a2 = a[2] / 4, b0 = b[0], b1 = b[1], b2 = b[2];
+      const o1 = o + plane, o2 = o + 2 * plane;
+      for (let u = 0; u < mw; u++, r0 += 2, r1 += 2) {
+        const p = data[r0] + data[r0 + 1] + data[r1] + data[r1 + 1];
+        out[o + u] = p * a0 + b0;
+        out[o1 + u] = p * a1 + b1;
+        out[o2 + u] = p * a2 + b2;
+      }
+      continue;
+    }
+    for (let u = 0; u < mw; u++, r0 += 2, r1 += 2) {
+      const p = (data[r0] + data[r0 + 1] + data[r1] + data[r1 + 1]) / 4;
+      for (let c = 0; c < k; c++) out[c * plane + o + u] = p * a[c] + b[c];
     }
   }
 }

@@ -1,4 +1,5 @@
 import sharp from "sharp";
+import type { RoiMap } from "../pipeline/roiMap.js";
 import type { Decision, PixelFormat, Region } from "../types.js";
 
 /** Thumbnail settings (the `mqtt.thumbnail` config section). */
@@ -15,8 +16,9 @@ export interface ThumbnailOptions {
 /** What {@link renderThumbnail} draws. */
 export interface ThumbnailInput {
   image: { width: number; height: number; format: PixelFormat; data: Uint8Array };
-  /** Binary mask at image resolution, 1 = defect. */
+  /** Binary mask over the cells of `map` (see RoiMap), 1 = defect. */
   mask: Uint8Array;
+  map: Pick<RoiMap, "width" | "height" | "step">;
   regions: readonly Region[];
 }
 
@@ -34,22 +36,17 @@ const BOX: readonly [number, number, number] = [255, 214, 0];
 
 /**
  * JPEG of the image resized to `width`, with the mask drawn over it (translucent red fill,
- * solid red outline) and a yellow box around each region. The resizing runs in libvips's
- * thread pool; JavaScript only touches the mask once and the small output.
+ * solid red outline) and a yellow box around each region. The image is resized in libvips's
+ * thread pool; JavaScript only touches the mask's cells and the small output.
  */
 export async function renderThumbnail(input: ThumbnailInput, width: number, quality: number): Promise<Buffer> {
-  const { image, mask, regions } = input;
+  const { image, regions } = input;
   const w = Math.max(1, Math.round(width));
   const h = Math.max(1, Math.round((image.height * w) / image.width));
   const channels = image.format === "GRAY8" ? 1 : 3;
   const raw = { width: image.width, height: image.height, channels } as const;
-  const mask255 = new Uint8Array(mask.length);
-  for (let i = 0; i < mask.length; i++) if (mask[i]) mask255[i] = 255;
-  const [rgb, small] = await Promise.all([
-    sharp(image.data, { raw }).resize(w, h, { fit: "fill" }).toColourspace("srgb").removeAlpha().raw().toBuffer({ resolveWithObject: true }),
-    // A linear kernel never overshoots, so any defect pixel under a thumbnail pixel leaves it > 0.
-    sharp(mask255, { raw: { width: image.width, height: image.height, channels: 1 } }).resize(w, h, { fit: "fill", kernel: "linear" }).toColourspace("b-w").raw().toBuffer(),
-  ]);
+  const rgb = await sharp(image.data, { raw }).resize(w, h, { fit: "fill" }).toColourspace("srgb").removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const small = thumbnailMask(input, w, h);
   const out = rgb.data;
   const ch = rgb.info.channels;
   const on = (x: number, y: number) => x >= 0 && y >= 0 && x < w && y < h && small[y * w + x] > 0;
@@ -75,6 +72,43 @@ export async function renderThumbnail(input: ThumbnailInput, width: number, qual
   }
   // 4:4:4 keeps one-pixel red outlines red; 4:2:0 would smear their colour into the grey around them.
   return sharp(out, { raw: { width: w, height: h, channels: ch as 3 } }).jpeg({ quality, chromaSubsampling: "4:4:4" }).toBuffer();
+}
+
+/**
+ * The mask at thumbnail size: a thumbnail pixel is set when any defect cell lies under it, so a
+ * one-cell defect never vanishes in the shrink (a 2-D prefix sum answers each pixel in O(1)).
+ */
+function thumbnailMask({ image, mask, map }: ThumbnailInput, w: number, h: number): Uint8Array {
+  const gw = map.width, gh = map.height;
+  if (mask.length !== gw * gh) throw new RangeError(`mask has ${mask.length} cells, the map ${gw}x${gh}`);
+  const sum = new Int32Array((gw + 1) * (gh + 1));
+  for (let j = 0; j < gh; j++) {
+    let row = 0;
+    for (let i = 0; i < gw; i++) {
+      row += mask[j * gw + i] ? 1 : 0;
+      sum[(j + 1) * (gw + 1) + i + 1] = sum[j * (gw + 1) + i + 1] + row;
+    }
+  }
+  // Cells under thumbnail column x (ROI px floor(x W / w) .. ceil((x + 1) W / w) - 1), and rows.
+  const span = (n: number, roi: number, cells: number) => {
+    const lo = new Int32Array(n), hi = new Int32Array(n);
+    for (let x = 0; x < n; x++) {
+      const p0 = Math.floor((x * roi) / n), p1 = Math.max(p0 + 1, Math.ceil(((x + 1) * roi) / n));
+      lo[x] = Math.min(cells - 1, Math.floor(p0 / map.step));
+      hi[x] = Math.min(cells, Math.floor((p1 - 1) / map.step) + 1);
+    }
+    return { lo, hi };
+  };
+  const X = span(w, image.width, gw), Y = span(h, image.height, gh);
+  const out = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const a = Y.lo[y] * (gw + 1), b = Y.hi[y] * (gw + 1);
+    for (let x = 0; x < w; x++) {
+      const l = X.lo[x], r = X.hi[x];
+      if (sum[b + r] - sum[a + r] - sum[b + l] + sum[a + l] > 0) out[y * w + x] = 1;
+    }
+  }
+  return out;
 }
 
 function clamp(v: number, n: number): number {
@@ -106,7 +140,7 @@ export class ThumbnailRenderer {
    * A JPEG of the decision's ROI with its mask, or null when disabled or not due (counted as skipped).
    * @throws when sharp fails (counted in errors).
    */
-  async render(decision: Pick<Decision, "camera" | "image" | "mask" | "regions">): Promise<Buffer | null> {
+  async render(decision: Pick<Decision, "camera" | "image" | "mask" | "map" | "regions">): Promise<Buffer | null> {
     const cam = decision.camera;
     if (!this.due(cam)) {
       if (this.opts.enabled) this.counts.skipped++;

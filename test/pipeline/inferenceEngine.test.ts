@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { defaultModelDir } from "../../src/config/load.js";
 import { InferenceEngine, ModelError } from "../../src/pipeline/inferenceEngine.js";
+import { INFERENCE_NICE } from "../../src/pipeline/inferPriority.js";
 import { inspectImage } from "../../src/pipeline/inspect.js";
 import { createLogger } from "../../src/service/logger.js";
 import { Writable } from "node:stream";
@@ -51,13 +52,21 @@ describe("InferenceEngine on the real model", { timeout: 120_000 }, () => {
     assert.deepEqual(r.maps.map((m) => m.frame_key), ["c/0", "c/1", "c/2"]);
   });
 
+  it("runs inference at a lower priority than the main thread, which keeps nice 0", () => {
+    // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (after the "(comm)").
+    const niceOf = (tid: string) => Number(readFileSync(`/proc/self/task/${tid}/stat`, "utf8").split(") ")[1].split(" ")[16]);
+    const tids = readdirSync("/proc/self/task");
+    assert.equal(niceOf(String(process.pid)), 0, "main thread");
+    assert.ok(tids.some((t) => niceOf(t) === INFERENCE_NICE), `a thread at nice ${INFERENCE_NICE}: ${tids.map(niceOf)}`);
+  });
+
   it("gives the same answer for the same image, alone or in a batch", async () => {
     const img = { width: 300, height: 200, format: "GRAY8" as const, data: new Uint8Array(300 * 200).map((_, i) => (i * 7) % 251) };
     const a = await inspectImage(engine, img, { tiling: { mode: "grid", tile: 128, overlap: 16 }, batchMax: 1 });
     const b = await inspectImage(engine, img, { tiling: { mode: "grid", tile: 128, overlap: 16 }, batchMax: 8 });
-    assert.equal(a.map.length, 300 * 200);
+    assert.deepEqual([a.map.roi_width, a.map.roi_height], [300, 200]);
     let maxDiff = 0;
-    for (let i = 0; i < a.map.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.map[i] - b.map[i]));
+    for (let i = 0; i < a.map.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.map.data[i] - b.map.data[i]));
     assert.ok(maxDiff < 1e-3, `batching changed the map by ${maxDiff}`);
   });
 });

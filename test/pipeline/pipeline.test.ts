@@ -38,7 +38,8 @@ describe("InspectionPipeline on the real model", { timeout: 120_000 }, () => {
     const decisions = await out;
     for (const c of ["a", "b"]) assert.deepEqual(decisions.filter((d) => d.camera === c).map((d) => d.seq), [0, 1, 2, 3, 4, 5]);
     const b = decisions.find((d) => d.camera === "b")!;
-    assert.equal(b.map.length, 64 * 48, "map at ROI resolution");
+    assert.deepEqual([b.map.roi_width, b.map.roi_height], [64, 48], "map over the whole ROI");
+    assert.equal(b.map.data.length, b.map.width * b.map.height);
     assert.equal(p.stats("a").dropped, 0);
     assert.equal(p.stats("b").decided, 6);
   });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { toPixels } from "../../src/pipeline/roiMap.js";
 import { stitchMaps } from "../../src/pipeline/stitch.js";
 import { tilePlan } from "../../src/pipeline/tile.js";
 import type { TileMap } from "../../src/types.js";
@@ -13,7 +14,7 @@ const tileMap = (rect: TileMap["rect"], mw: number, value: (u: number, v: number
 describe("stitchMaps", () => {
   it("reproduces a constant map exactly across overlapping tiles", () => {
     const rects = tilePlan(300, 200, { mode: "grid", tile: 128, overlap: 32 });
-    const out = stitchMaps(rects.map((r) => tileMap(r, 32, () => 0.7)), 300, 200);
+    const out = toPixels(stitchMaps(rects.map((r) => tileMap(r, 32, () => 0.7)), 300, 200));
     assert.equal(out.length, 300 * 200);
     assert.ok(out.every((v) => Math.abs(v - 0.7) < 1e-5));
   });
@@ -21,7 +22,7 @@ describe("stitchMaps", () => {
   it("puts a hot spot back where it was, through the tile's scale", () => {
     // One 100px tile at (50,20) with a 10x10 map: map cell (3,4) covers ROI x 80..89, y 60..69.
     const t = tileMap({ x: 50, y: 20, width: 100, height: 100 }, 10, (u, v) => (u === 3 && v === 4 ? 1 : 0));
-    const out = stitchMaps([t], 200, 200);
+    const out = toPixels(stitchMaps([t], 200, 200));
     let best = 0;
     for (let i = 1; i < out.length; i++) if (out[i] > out[best]) best = i;
     const bx = best % 200, by = Math.floor(best / 200);
@@ -33,7 +34,7 @@ describe("stitchMaps", () => {
   it("blends overlaps with a weighted mean, not a sum", () => {
     const a = tileMap({ x: 0, y: 0, width: 64, height: 64 }, 8, () => 1);
     const b = tileMap({ x: 32, y: 0, width: 64, height: 64 }, 8, () => 3);
-    const out = stitchMaps([a, b], 96, 64);
+    const out = toPixels(stitchMaps([a, b], 96, 64));
     const mid = out[32 * 96 + 48];
     assert.ok(mid > 1 && mid < 3, `overlap value ${mid}`);
     assert.ok(Math.abs(out[32 * 96 + 2] - 1) < 1e-6);

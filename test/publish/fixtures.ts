@@ -1,3 +1,4 @@
+import { pixelMap } from "../../src/pipeline/roiMap.js";
 import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { Ajv, type ValidateFunction } from "ajv";
@@ -32,7 +33,7 @@ export function makeDecision(camera: string, seq: number, opts: { fail?: boolean
     roi: { x: 0, y: 0, width, height },
     image: { width, height, format: opts.format ?? "RGB", data },
     mask,
-    map: new Float32Array(width * height),
+    map: pixelMap(new Float32Array(width * height), width, height),
   };
 }
 

@@ -25,6 +25,24 @@ describe("thumbnails", () => {
     assert.ok(Math.abs(r0 - 128) < 12 && Math.abs(g0 - 128) < 12 && Math.abs(b0 - 128) < 12, `background stays grey: ${[r0, g0, b0]}`);
   });
 
+  it("draws a mask of coarse cells over the pixels the cells cover", async () => {
+    const d = makeDecision("cam_a", 0, { fail: false, width: 642, height: 480 });
+    // 8 px cells, the last column 2 px wide: set cells 25..37 x 12..24 (ROI 200..303, 96..199).
+    const map = { ...d.map, width: 81, height: 60, step: 8 };
+    const mask = new Uint8Array(81 * 60);
+    for (let j = 12; j < 25; j++) for (let i = 25; i < 38; i++) mask[j * 81 + i] = 1;
+    mask[59 * 81 + 80] = 1; // the narrow bottom-right cell
+    const jpeg = await renderThumbnail({ ...d, map, mask }, 321, 90);
+    const { data, info } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
+    const red = (x: number, y: number) => {
+      const i = (y * info.width + x) * info.channels;
+      return data[i] > data[i + 1] + 40;
+    };
+    assert.ok(red(125, 74), "inside the cells");
+    assert.ok(!red(90, 74) && !red(125, 30), "outside them");
+    assert.ok(red(320, 239), "the last, narrow cell");
+  });
+
   it("renders GRAY8 ROIs and tiny defects that a plain nearest-neighbour shrink would lose", async () => {
     const d = makeDecision("cam_a", 0, { fail: false, width: 1000, height: 500, format: "GRAY8" });
     d.mask[250 * 1000 + 500] = 1; // one defect pixel, 10x shrink
