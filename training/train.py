@@ -9,6 +9,11 @@ teachers.py) and is exported as ONNX + model.json for the daemon.
 
 A held-back part of the folder (--holdout) is never trained on: it picks the best checkpoint
 (synthetic anomalies on it, fixed by the seed) and calibrates the exported thresholds.
+
+--procedural N trains on N generated normal surfaces (surfaces.py) instead of a folder: no file
+is read. The held-back normals are further generated surfaces (indices N and up), written to
+OUT/holdout/ so that export calibrates on them. While --pause-file exists, training waits
+between steps (a box that is also used for timing runs).
 """
 import argparse
 import json
@@ -33,7 +38,12 @@ MEAN, STD = [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="folder of normal images")
+    p.add_argument("--data", default=None, help="folder of normal images (or --procedural)")
+    p.add_argument("--procedural", type=int, default=0,
+                   help="train on this many generated surfaces (surfaces.py) instead of --data")
+    p.add_argument("--pause-file", default="",
+                   help="while this file exists, wait between steps (e.g. /tmp/linewatch-quiet); off by default")
+    p.add_argument("--export-only", action="store_true", help="export OUT/student.pt and stop (no training)")
     p.add_argument("--out", required=True, help="output folder (checkpoint, model.onnx, model.json)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=1200)
@@ -52,7 +62,10 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--name", default=None, help="model name in model.json (default: out folder name)")
     p.add_argument("--no-export", action="store_true")
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    if (a.data is None) == (a.procedural == 0) and not a.export_only:
+        p.error("give exactly one of --data and --procedural")
+    return a
 
 
 def seed_all(seed, threads, device="cpu"):
@@ -105,6 +118,57 @@ def loader(ims, paths, args):
     return torch.utils.data.DataLoader(Batches(ims, paths, args), batch_size=None, shuffle=False, **kw)
 
 
+def procedural_data(args):
+    """Generated training images and held-back normals; the held-back ones are written to
+    OUT/holdout/ (export calibrates on files). Returns (ims, names, hold_ims, hold_paths)."""
+    from surfaces import surfaces
+    n_hold = max(8, int(round(args.procedural * args.holdout)))
+    ims = surfaces(args.seed, 0, args.procedural)
+    hold = surfaces(args.seed, args.procedural, n_hold)
+    hold_dir = os.path.join(args.out, "holdout")
+    os.makedirs(hold_dir, exist_ok=True)
+    hold_p = []
+    for k, im in enumerate(hold):
+        hold_p.append(os.path.join(hold_dir, f"surface-{args.procedural + k:06d}.png"))
+        im.save(hold_p[-1])
+    return ims, [f"surface-{k:06d}" for k in range(args.procedural)], hold, hold_p
+
+
+def procedural_provenance(a):
+    """What model.json says about a model trained on generated surfaces (a: the run's args dict)."""
+    from surfaces import FAMILIES
+    n = a["procedural"]
+    return {"data": f"procedural surfaces: training/surfaces.py, seed {a['seed']}, images 0..{n - 1}; "
+                    "no magnetic-tile image used (training reads no image file at all)",
+            "generator": {"module": "training/surfaces.py", "seed": a["seed"], "train_images": n,
+                          "families": sorted(FAMILIES)},
+            "calibration_data": f"held-back generated surfaces (indices {n} and up, written to holdout/ of the run), "
+                                "whole image + flips; no image of the target line",
+            "metrics_note": "validation and calibration metrics are on held-back generated surfaces, not on train/good",
+            "magnetic_tile_images_used": 0}
+
+
+def wait_quiet(path):
+    """Seconds spent waiting while `path` exists (checked every 5 s)."""
+    t = time.time()
+    if path and os.path.exists(path):
+        print(f"paused while {path} exists", flush=True)
+        while os.path.exists(path):
+            time.sleep(5)
+        print(f"resumed after {time.time() - t:.0f} s", flush=True)
+    return time.time() - t
+
+
+def do_export(args):
+    from export import export_checkpoint
+    ckpt = os.path.join(args.out, "student.pt")
+    run_args = torch.load(ckpt, map_location="cpu")["args"]
+    if run_args.get("procedural"):
+        return export_checkpoint(ckpt, args.out, os.path.join(args.out, "holdout"), name=args.name,
+                                 extra=procedural_provenance(run_args))
+    return export_checkpoint(ckpt, args.out, run_args["data"] if args.data is None else args.data, name=args.name)
+
+
 def seg_loss(logits, mask):
     """Focal (gamma 2) + soft Dice at input resolution: thin scratches survive the 1/4 map."""
     up = F.interpolate(logits, size=mask.shape[-2:], mode="bilinear", align_corners=False)
@@ -153,10 +217,16 @@ def main(argv=None):
     args = parse_args(argv)
     seed_all(args.seed, args.threads, args.device)
     os.makedirs(args.out, exist_ok=True)
-    paths = list_images(args.data)
-    train_p, hold_p = split_holdout(paths, args.holdout, args.seed)
-    ims = [load_rgb(p) for p in train_p]
-    hold = [load_rgb(p) for p in hold_p]
+    if args.export_only:
+        do_export(args)
+        return
+    if args.procedural:
+        ims, train_p, hold, hold_p = procedural_data(args)
+    else:
+        paths = list_images(args.data)
+        train_p, hold_p = split_holdout(paths, args.holdout, args.seed)
+        ims = [load_rgb(p) for p in train_p]
+        hold = [load_rgb(p) for p in hold_p]
     val = make_valset(hold, args.seed, args.size)
     targets = None if args.teacher == "none" else Targets(args.teacher, args.data, train_p, args.size)
     net = Student(args.width)
@@ -172,11 +242,12 @@ def main(argv=None):
     net.to(dev)
     mean = torch.tensor(MEAN, device=dev)[None, :, None, None]
     std = torch.tensor(STD, device=dev)[None, :, None, None]
-    best, best_state, hist, t0, run = -1.0, None, [], time.time(), 0.0
+    best, best_state, hist, t0, run, paused = -1.0, None, [], time.time(), 0.0, 0.0
 
     def save():
         ckpt = {"state": best_state, "width": args.width, "size": args.size, "mean": MEAN, "std": STD,
-                "args": vars(args), "history": hist, "train_seconds": round(time.time() - t0, 1),
+                "args": vars(args), "history": hist, "train_seconds": round(time.time() - t0 - paused, 1),
+                "paused_seconds": round(paused, 1),
                 "train_images": len(ims), "torch": torch.__version__, "device": args.device + (f" ({torch.cuda.get_device_name()})"
                                                                        if args.device == "cuda" else ""),
                 "teacher": "none (synthetic-anomaly masks only)" if targets is None else targets.describe, "holdout": [os.path.basename(p) for p in hold_p],
@@ -186,6 +257,7 @@ def main(argv=None):
         return ckpt
 
     for step, (views, m, metas) in enumerate(loader(ims, train_p, args), start=1):
+        paused += wait_quiet(args.pause_file)
         views, m = views.to(dev), m.to(dev)
         out = net((views.permute(0, 3, 1, 2) - mean) / std)
         loss = seg_loss(out, m) if targets is None else distill_loss(out, targets(views, metas).to(dev), m)
@@ -201,18 +273,17 @@ def main(argv=None):
             if v["val_select"] > best:
                 best, best_state = v["val_select"], {k: t.detach().cpu().clone() for k, t in net.state_dict().items()}
                 save()  # a run stopped early still leaves its best checkpoint
-            el = time.time() - t0
+            el = time.time() - t0 - paused
             eta = el / step * (args.steps - step)
             print(f"step {step}/{args.steps} loss {run:.4f} val img-auroc {v['val_image_auroc']:.4f} "
                   f"pix-ap {v['val_pixel_ap']:.4f} | {el / 60:.1f} min, ETA {eta / 60:.1f} min", flush=True)
         elif step % args.print_every == 0:
-            el = time.time() - t0
+            el = time.time() - t0 - paused
             print(f"step {step}/{args.steps} loss {run:.4f} | ETA {el / step * (args.steps - step) / 60:.1f} min", flush=True)
     ckpt = save()
     print(f"saved {args.out}/student.pt (best {json.dumps(ckpt['best_val'])})", flush=True)
     if not args.no_export:
-        from export import export_checkpoint
-        export_checkpoint(os.path.join(args.out, "student.pt"), args.out, args.data, name=args.name)
+        do_export(args)
 
 
 if __name__ == "__main__":
