@@ -12,8 +12,8 @@ export interface GateStats {
  * Admission control between capture and inference. Each camera may have at most `maxWaiting`
  * frames waiting; a new frame beyond that pushes out that camera's oldest (counted as dropped).
  * Frames are let through, round-robin across cameras, while fewer than `maxInflightCost` tiles are
- * in flight, so a slow model bounds latency instead of growing a queue. `done()` returns a frame's
- * cost once it is decided (or failed).
+ * in flight (the last one let through may take it past), so a slow model bounds latency instead
+ * of growing a queue. `done()` returns a frame's cost once it is decided (or failed).
  */
 export class FrameGate {
   private readonly queues = new Map<string, RoiFrame[]>();
@@ -89,8 +89,8 @@ export class FrameGate {
       if (pick === null) return;
       const q = this.queues.get(pick)!;
       const c = this.cost(q[0]);
-      // An empty pipeline always takes a frame, however costly, so nothing deadlocks.
-      if (this.inflightCost > 0 && this.inflightCost + c > this.maxInflightCost) return;
+      // Any frame goes through while there is room, so an empty pipeline takes one however costly.
+      if (this.inflightCost >= this.maxInflightCost) return;
       const frame = q.shift()!;
       this.lastServed.set(pick, this.tick++);
       this.inflight.set(this.keyOf(frame), { frame, cost: c });

@@ -24,6 +24,16 @@ describe("FrameGate", () => {
     assert.equal(gate.inflightCount, 2);
   });
 
+  it("lets frames through while fewer tiles than the budget are in flight, the last one past it", () => {
+    const gate = new FrameGate(4, 32, () => 12, (x) => `${x.camera}/${x.seq}`);
+    const out: number[] = [];
+    gate.released$.subscribe((x) => out.push(x.seq));
+    for (let i = 0; i < 4; i++) gate.admit(f("a", i));
+    assert.deepEqual(out, [0, 1, 2], "12 + 12 < 32 lets a third 12-tile frame through");
+    gate.done("a/0");
+    assert.deepEqual(out, [0, 1, 2, 3]);
+  });
+
   it("always lets one frame through an empty pipeline, however costly", () => {
     const gate = new FrameGate(1, 4, () => 10, (x) => `${x.camera}/${x.seq}`);
     const out: number[] = [];
