@@ -113,15 +113,14 @@ export class InspectionPipeline {
         if (runPacked) return runPacked(b.input, metas);
         return engine.run(metas.map((m, i) => ({ ...m, input: b.input.subarray(i * size, (i + 1) * size) })));
       };
-      // Room for the batches in flight, the one being filled and one more: frames go through whole,
-      // so with less, frames of more tiles than a batch leave partial batches at saturation
-      // (1080p frames of 12 tiles in batches of 8 averaged 6 a batch with room for 3 batches).
+      // Room for the batches in flight plus the one being filled, so a frame of more tiles than a
+      // batch does not leave the model waiting for the frame before it to be decided.
       const tileTurns = new TurnQueue<TileJob>();
       let batchesOut = 0;
       const batchBack$ = new Subject<void>();
       const gate = new FrameGate(
         settings.max_pending_frames,
-        (BATCHES_IN_FLIGHT + 2) * settings.batch_max_tiles,
+        (BATCHES_IN_FLIGHT + 1) * settings.batch_max_tiles,
         (f) => tilePlan(f.width, f.height, tilingOf(f.camera)).length,
         (f) => frameKey(f.camera, f.seq),
       );
