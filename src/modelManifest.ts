@@ -26,6 +26,10 @@ export const manifestSchema = z
       .object({
         map: z.string().describe("ONNX output name of the anomaly map, shape [N,1,h,w]"),
         score: z.string().nullable().describe("ONNX output name of an image score [N] or [N,1], or null"),
+        features: z
+          .string()
+          .optional()
+          .describe("ONNX output name of patch features [N,C,h,w] for the few-shot memory bank; absent: the model can take only a map-statistics reference"),
       })
       .strict(),
     calibration: z

@@ -36,7 +36,8 @@ def check_manifest(man):
         obj = man if not sec else man.get(sec)
         if not isinstance(obj, dict):
             fail(f"{sec} missing or not an object")
-        if set(obj) != keys:
+        # "features" (patch features for the few-shot memory bank) is optional
+        if set(obj) - ({"features"} if sec == "outputs" else set()) != keys:
             fail(f"{sec or 'manifest'} keys {sorted(obj)} != {sorted(keys)}")
     if man["format"] != "linewatch-model/1":
         fail("format must be linewatch-model/1")
@@ -68,8 +69,8 @@ def check_onnx(d, man, max_mb):
     shape = [x.dim_param or x.dim_value for x in dims]
     if shape[1:] != [i["channels"], i["height"], i["width"]] or (i["dynamic_batch"] and not dims[0].dim_param):
         fail(f"ONNX input shape {shape} does not match the manifest")
-    for k in ("map", "score"):
-        if man["outputs"][k] is not None and man["outputs"][k] not in outs:
+    for k in ("map", "score", "features"):
+        if man["outputs"].get(k) is not None and man["outputs"][k] not in outs:
             fail(f"output {man['outputs'][k]} not in ONNX outputs {list(outs)}")
     return mb
 

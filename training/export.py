@@ -9,6 +9,12 @@ held-back normal images recorded in the checkpoint, never test data:
 
   /usr/bin/python3 training/export.py --ckpt models/magtile-student/student.pt \
       --data shared/datasets/magnetic-tile/train/good --out models/magtile-student
+
+--features LAYER (a student tap: f2, f3, f4, f5, d3, d2) adds a second ONNX output "features",
+that layer's map L2-normalised per position, for the daemon's few-shot memory bank; the
+"anomaly_map" output is the same as without it. Without the flag the export is as before.
+--version and --provenance-from OLD/model.json re-export a shipped model: the old manifest's
+provenance is kept (under the new facts) and the re-export's own command is recorded.
 """
 import argparse
 import json
@@ -24,11 +30,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import load_rgb, to_tensor_batch, whole_view  # noqa: E402
 from nets import Exported, Student, count_flops  # noqa: E402
 
-INPUT, MAP = "image", "anomaly_map"
+INPUT, MAP, FEATURES = "image", "anomaly_map", "features"
 
 
-def build(ckpt):
-    """The exportable module (net + fixed blur) for a checkpoint dict."""
+def map_of(out):
+    """The anomaly map of the exported module's output (a tuple when it has features too)."""
+    return out[0] if isinstance(out, tuple) else out
+
+
+def build(ckpt, features=None):
+    """The exportable module (net + fixed blur, + a features output when named) for a checkpoint dict."""
     kind = ckpt.get("kind", "student")
     if kind == "student":
         net = Student(ckpt["width"])
@@ -36,7 +47,9 @@ def build(ckpt):
         from teachers import build_teacher
         net = build_teacher(ckpt)
     net.load_state_dict(ckpt["state"])
-    return Exported(net).eval()
+    if features and not hasattr(net, "taps"):
+        raise SystemExit(f"--features: a {kind} network has no named feature maps")
+    return Exported(net, features=features).eval()
 
 
 def calib_views(im, size):
@@ -51,7 +64,7 @@ def raw_maps(model, arrs, mean, std, bs=16):
     with torch.no_grad():
         for i in range(0, len(arrs), bs):
             x = torch.from_numpy(to_tensor_batch(arrs[i:i + bs], mean, std))
-            out.append(model(x)[:, 0].numpy())
+            out.append(map_of(model(x))[:, 0].numpy())
     return np.concatenate(out)
 
 
@@ -82,24 +95,34 @@ def selftest(model, size):
     x = torch.stack([torch.stack([torch.sin(0.1 * i[:, None] + b + c) * torch.cos(0.07 * i[None, :])
                                   for c in range(3)]) for b in range(2)])
     with torch.no_grad():
-        y = model(x)[:, 0]
-    return {"input": "x[n,c,i,j] = sin(0.1 i + n + c) * cos(0.07 j), batch 2", "output_shape": list(model(x).shape),
-            "mean": [float(v) for v in y.mean((1, 2))], "max": [float(v) for v in y.amax((1, 2))]}
+        out = model(x)
+    y = map_of(out)[:, 0]
+    t = {"input": "x[n,c,i,j] = sin(0.1 i + n + c) * cos(0.07 j), batch 2", "output_shape": list(map_of(out).shape),
+         "mean": [float(v) for v in y.mean((1, 2))], "max": [float(v) for v in y.amax((1, 2))]}
+    if isinstance(out, tuple):
+        t["features_shape"] = list(out[1].shape)
+        t["features_mean"] = [float(v) for v in out[1].mean((1, 2, 3))]
+    return t
 
 
 def export_onnx(model, path, size):
     x = torch.zeros(2, 3, size, size)
-    torch.onnx.export(model, x, path, input_names=[INPUT], output_names=[MAP], opset_version=13,
-                      dynamic_axes={INPUT: {0: "batch"}, MAP: {0: "batch"}}, do_constant_folding=True)
+    names = [MAP, FEATURES] if model.features else [MAP]
+    torch.onnx.export(model, x, path, input_names=[INPUT], output_names=names, opset_version=13,
+                      dynamic_axes={INPUT: {0: "batch"}, **{n: {0: "batch"} for n in names}}, do_constant_folding=True)
     m = onnx.load(path)
     onnx.checker.check_model(m)
     return m
 
 
-def export_checkpoint(ckpt_path, out, data, name=None, extra=None):
+def export_checkpoint(ckpt_path, out, data, name=None, extra=None, features=None, version=None, provenance_from=None):
     """Write out/model.onnx and out/model.json from a checkpoint; returns the manifest."""
     ckpt = torch.load(ckpt_path, map_location="cpu")
-    model = build(ckpt)
+    model = build(ckpt, features)
+    old = None
+    if provenance_from:  # read before writing: it may be out/model.json itself
+        with open(provenance_from) as f:
+            old = json.load(f)
     size, mean, std = ckpt["size"], ckpt["mean"], ckpt["std"]
     os.makedirs(out, exist_ok=True)
     onnx_path = os.path.join(out, "model.onnx")
@@ -110,10 +133,10 @@ def export_checkpoint(ckpt_path, out, data, name=None, extra=None):
     manifest = {
         "format": "linewatch-model/1",
         "name": name or os.path.basename(os.path.abspath(out)),
-        "version": ckpt.get("version", "0.1.0"),
+        "version": version or ckpt.get("version", "0.1.0"),
         "input": {"name": INPUT, "layout": "NCHW", "channels": 3, "height": size, "width": size,
                   "dynamic_batch": True, "scale": 255, "mean": mean, "std": std},
-        "outputs": {"map": MAP, "score": None},
+        "outputs": {"map": MAP, "score": None, **({"features": FEATURES} if features else {})},
         "calibration": calib,
         "threshold": thresholds,
         "provenance": {
@@ -138,6 +161,18 @@ def export_checkpoint(ckpt_path, out, data, name=None, extra=None):
         manifest["provenance"]["init_from"] = chain
         manifest["provenance"]["train_seconds_total"] = round(
             ckpt["train_seconds"] + sum(c.get("train_seconds", 0) for c in chain), 1)
+    if features:
+        manifest["provenance"]["features"] = (
+            f"student tap {features} ({tuple(model.net.taps(torch.zeros(1, 3, size, size))[features].shape[1:])} "
+            f"for a {size}px input), L2-normalised per position; chosen with training/feature_probe.py")
+    if old:
+        prov = manifest["provenance"]
+        for k, v in old["provenance"].items():
+            if k == "metrics":
+                prov["metrics"] = {**v, **prov["metrics"]}
+            elif k not in prov or k in ("note", "train_torch", "device", "command", "train_seconds"):
+                prov[k] = v
+        prov["previous_version"] = {"version": old["version"], "export": old["provenance"].get("export_command", "training/export.py without --features")}
     if extra:
         manifest["provenance"].update(extra)
     with open(os.path.join(out, "model.json"), "w") as f:
@@ -178,9 +213,13 @@ def main():
     p.add_argument("--data", required=True, help="the training folder (holdout files are read from it)")
     p.add_argument("--out", required=True)
     p.add_argument("--name", default=None)
+    p.add_argument("--features", default=None, help="student tap to export as a second output 'features' (e.g. f3)")
+    p.add_argument("--version", default=None, help="manifest version (default: the checkpoint's, or 0.1.0)")
+    p.add_argument("--provenance-from", default=None, help="an earlier model.json of this checkpoint whose provenance is kept")
     a = p.parse_args()
     torch.set_num_threads(2)
-    export_checkpoint(a.ckpt, a.out, a.data, a.name)
+    export_checkpoint(a.ckpt, a.out, a.data, a.name, extra={"export_command": "/usr/bin/python3 " + " ".join(sys.argv)},
+                      features=a.features, version=a.version, provenance_from=a.provenance_from)
 
 
 if __name__ == "__main__":

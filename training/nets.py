@@ -37,6 +37,10 @@ class Student(nn.Module):
         self.head = nn.Conv2d(c[1], 1, 1)
 
     def forward(self, x):
+        return self.taps(x)["logits"]
+
+    def taps(self, x):
+        """Every intermediate map by name (f2..f5 encoder, d3/d2 decoder) and the logits."""
         f2 = self.s2(self.s1(x))
         f3 = self.s3(f2)
         f4 = self.s4(f3)
@@ -44,7 +48,14 @@ class Student(nn.Module):
         ctx = self.r4(f4) + F.interpolate(self.r5(f5), size=f4.shape[-2:], mode="bilinear", align_corners=False)
         d3 = self.d3(torch.cat([f3, F.interpolate(ctx, size=f3.shape[-2:], mode="bilinear", align_corners=False)], 1))
         d2 = self.d2(torch.cat([f2, F.interpolate(d3, size=f2.shape[-2:], mode="bilinear", align_corners=False)], 1))
-        return self.head(d2)
+        return {"f2": f2, "f3": f3, "f4": f4, "f5": f5, "d3": d3, "d2": d2, "logits": self.head(d2)}
+
+
+def feature_taps(net, x):
+    """The named intermediate maps of a Student (without the logits), for choosing a feature layer."""
+    t = net.taps(x)
+    t.pop("logits")
+    return t
 
 
 def gaussian_kernel(sigma, radius):
@@ -69,15 +80,24 @@ class Smooth(nn.Module):
 
 
 class Exported(nn.Module):
-    """What goes into the ONNX: net -> (optional map transform) -> blur; output 'anomaly_map'."""
+    """What goes into the ONNX: net -> (optional map transform) -> blur; output 'anomaly_map'.
 
-    def __init__(self, net, sigma=1.0, radius=2):
+    With `features` (a tap name of Student.taps, e.g. "f3") it also returns that intermediate map
+    with every position's feature vector L2-normalised (so the memory bank compares directions, not
+    brightness-driven magnitudes), for the few-shot memory bank; training/feature_probe.py chose it.
+    """
+
+    def __init__(self, net, sigma=1.0, radius=2, features=None):
         super().__init__()
         self.net = net
         self.smooth = Smooth(sigma, radius)
+        self.features = features
 
     def forward(self, image):
-        return self.smooth(self.net(image))
+        if not self.features:
+            return self.smooth(self.net(image))
+        t = self.net.taps(image)
+        return self.smooth(t["logits"]), F.normalize(t[self.features], dim=1)
 
 
 def count_flops(net, size=256):
