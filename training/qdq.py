@@ -46,7 +46,17 @@ def plan_int8(model):
         for t in (n.input[0], y):
             if t not in tensors:
                 tensors.append(t)
-    return {"convs": convs, "relu": relu, "tensors": tensors}
+    # Between the Convs: Resize keeps its input's uint8 parameters (ONNX Runtime drops its Q/DQ and
+    # resizes uint8); Add and Concat of quantized tensors get their own range (QLinearAdd,
+    # QLinearConcat). Nodes are in topological order, so one pass sees inputs before outputs.
+    shared = {}
+    for n in g.node:
+        quantized = [t in tensors or t in shared for t in n.input if t]
+        if n.op_type == "Resize" and quantized[0] and n.output[0] not in outputs:
+            shared[n.output[0]] = shared.get(n.input[0], n.input[0])
+        elif n.op_type in ("Add", "Concat") and all(quantized) and n.output[0] not in tensors:
+            tensors.append(n.output[0])
+    return {"convs": convs, "relu": relu, "tensors": tensors, "shared": shared}
 
 
 def with_outputs(model, names):
@@ -80,14 +90,17 @@ def to_qdq(model, plan, ranges, weight_max=127):
         producer[t] = k
     after = defaultdict(list)  # node index (-1: graph start) -> Q/DQ nodes that follow it
     quant = {}  # float tensor -> (scale, its DequantizeLinear output)
-    for t in plan["tensors"]:
-        s, zp = uint8_params(*ranges[t])
-        new_inits += [numpy_helper.from_array(np.array(s, np.float32), f"{t}_scale"), numpy_helper.from_array(np.array(zp, np.uint8), f"{t}_zp")]
+    shared = plan.get("shared", {})
+    for t in plan["tensors"] + list(shared):
+        p = shared.get(t, t)  # whose scale and zero point
+        if p == t:
+            s, zp = uint8_params(*ranges[t])
+            new_inits += [numpy_helper.from_array(np.array(s, np.float32), f"{t}_scale"), numpy_helper.from_array(np.array(zp, np.uint8), f"{t}_zp")]
         after[producer.get(t, -1)] += [
-            helper.make_node("QuantizeLinear", [t, f"{t}_scale", f"{t}_zp"], [f"{t}_q"], name=f"{t}_Q"),
-            helper.make_node("DequantizeLinear", [f"{t}_q", f"{t}_scale", f"{t}_zp"], [f"{t}_dq"], name=f"{t}_DQ"),
+            helper.make_node("QuantizeLinear", [t, f"{p}_scale", f"{p}_zp"], [f"{t}_q"], name=f"{t}_Q"),
+            helper.make_node("DequantizeLinear", [f"{t}_q", f"{p}_scale", f"{p}_zp"], [f"{t}_dq"], name=f"{t}_DQ"),
         ]
-        quant[t] = (float(s), f"{t}_dq")
+        quant[t] = (float(uint8_params(*ranges[p])[0]), f"{t}_dq")
     nodes = list(after[-1])
     removed = set(plan["relu"].values())
     for k, n in enumerate(g.node):
@@ -95,7 +108,8 @@ def to_qdq(model, plan, ranges, weight_max=127):
             continue
         n2 = copy.deepcopy(n)
         del n2.input[:]
-        n2.input.extend(quant[t][1] if t in quant else t for t in n.input)
+        # Shape reads the uint8 tensor: a DequantizeLinear kept only for its shape costs a full pass.
+        n2.input.extend((f"{t}_q" if n.op_type == "Shape" else quant[t][1]) if t in quant else t for t in n.input)
         if k in plan["convs"]:
             nodes += _quantize_conv_params(n, n2, k, inits, quant[n.input[0]][0], weight_max, new_inits)
             if k in renamed_out:
