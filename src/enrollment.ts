@@ -89,8 +89,8 @@ export class Enrollment {
       const ref = await buildReference(this.opts.engine, images, { tiling: cam.tiling, batchMax: this.opts.batch_max });
       this.opts.store.save(camera, ref);
       this.opts.changed();
-      this.log.info({ camera, shots: ref.shots, ms: Math.round(performance.now() - t0) }, "reference built from live frames");
-      this.opts.answer(camera, { ok: true, state: "done", shots: ref.shots, created_at: ref.created_at });
+      this.log.info({ camera, kind: ref.kind, shots: ref.shots, ms: Math.round(performance.now() - t0) }, "reference built from live frames");
+      this.opts.answer(camera, { ok: true, state: "done", kind: ref.kind, shots: ref.shots, created_at: ref.created_at });
     } catch (err) {
       this.log.error({ camera, err: (err as Error).message }, "enrolment failed");
       this.opts.answer(camera, { ok: false, state: "failed", error: (err as Error).message });

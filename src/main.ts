@@ -202,7 +202,7 @@ export class Daemon {
         }
         const had = this.pipeline!.referenceOf(c.id) !== undefined;
         this.pipeline!.setReference(c.id, ref);
-        if (ref) this.log.info({ camera: c.id, shots: ref.shots, created_at: ref.created_at }, "few-shot reference in use");
+        if (ref) this.log.info({ camera: c.id, kind: ref.kind, shots: ref.shots, created_at: ref.created_at }, "few-shot reference in use");
         else if (had) this.log.info({ camera: c.id }, "few-shot reference removed");
       } catch (err) {
         this.log.error({ camera: c.id, file: this.references.path(c.id), err: (err as Error).message }, "reference unreadable; the camera runs without one");

@@ -48,6 +48,8 @@ export interface Tile {
   rect: TileRect;
   /** CHW float32, normalised as the manifest says, of the model's input size. */
   input: Float32Array;
+  /** Feature bank (few-shot reference) the worker fuses this tile's map with; 0 or absent for none. */
+  bank?: number;
 }
 
 /** One tile's output. */

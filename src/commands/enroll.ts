@@ -71,7 +71,9 @@ export async function enrollCommand(args: string[]): Promise<number> {
     );
     const ref = await buildReference(engine, images, { tiling: cam.tiling, batchMax: cfg.pipeline.batch_max_tiles });
     store.save(cam.id, ref);
-    process.stdout.write(`camera ${cam.id}: reference of ${ref.shots} good image(s) stored in ${store.path(cam.id)}\n`);
+    if (ref.kind !== "features") process.stderr.write(`linewatch enroll: the model ${engine.manifest.name} ${engine.manifest.version} has no features output; stored a map-statistics reference instead of a feature bank\n`);
+    const what = ref.kind === "features" ? `feature bank of ${ref.bank.count} patches` : "map statistics";
+    process.stdout.write(`camera ${cam.id}: reference (${what}) of ${ref.shots} good image(s) stored in ${store.path(cam.id)}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`linewatch enroll: ${(err as Error).message}\n`);

@@ -80,8 +80,10 @@ export async function evalCommand(args: string[]): Promise<number> {
     if (shots > 0) {
       const paths = drawShots(dataset.train_good, shots, seed);
       const images = await Promise.all(paths.map(async (p) => asInspectImage(await loadImage(p))));
+      const t0 = performance.now();
       reference = await buildReference(engine, images, { tiling, batchMax: batch });
-      process.stderr.write(`reference: ${shots} good image(s) drawn with seed ${seed}\n`);
+      const what = reference.kind === "features" ? `feature bank of ${reference.bank.count} patches` : "map statistics (the model has no features output)";
+      process.stderr.write(`reference: ${shots} good image(s) drawn with seed ${seed}: ${what}, built in ${Math.round(performance.now() - t0)} ms\n`);
     }
     const thresholds = reference?.thresholds ?? m.threshold;
     const run = await runEval(
@@ -92,7 +94,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       },
       { thresholds },
     );
-    const meta = { model: `${m.name} ${m.version}`, dataset: resolve(o.dataset!), shots, seed, thresholds };
+    const meta = { model: `${m.name} ${m.version}`, dataset: resolve(o.dataset!), shots, seed, thresholds, reference: reference?.kind ?? "none" };
     if (o.out) {
       const files = await writeReport(resolve(o.out), run.evaluation, run.results, meta);
       process.stderr.write(`report written: ${Object.values(files).join(", ")}\n`);

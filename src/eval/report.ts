@@ -21,6 +21,8 @@ export interface ReportMeta {
   seed: number;
   /** The model's shipped thresholds used for the IoUs, calibrated units. */
   thresholds: Thresholds;
+  /** Kind of few-shot reference: "features", "map-stats", or "none". */
+  reference?: string;
 }
 
 /** The JSON object of `--json` and metrics.json: every metric, then what was evaluated. */
@@ -29,6 +31,7 @@ export type ReportJson = EvalMetrics & {
   dataset: string;
   shots: number;
   seed: number;
+  reference: string;
   threshold_image: number;
   threshold_pixel: number;
 };
@@ -59,6 +62,7 @@ export function reportJson(evaluation: Evaluation, meta: ReportMeta): ReportJson
     dataset: meta.dataset,
     shots: meta.shots,
     seed: meta.seed,
+    reference: meta.reference ?? (meta.shots > 0 ? "map-stats" : "none"),
     threshold_image: meta.thresholds.image,
     threshold_pixel: meta.thresholds.pixel,
   };

@@ -8,7 +8,8 @@ import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import type { ProviderConfig } from "../config/schema.js";
 import { yieldToMainThread } from "./inferPriority.js";
-import type { InitReply, RunReply, WorkerReply, WorkerRequest } from "./inferProtocol.js";
+import { buildBank, fuseDistances } from "./featureBank.js";
+import type { BankBuiltReply, BankData, InitReply, RunReply, WorkerReply, WorkerRequest } from "./inferProtocol.js";
 
 interface SessionState {
   session: ort.InferenceSession;
@@ -17,9 +18,77 @@ interface SessionState {
   scoreName: string | null;
   dims: number[];
   calib: { offset: number; scale: number };
+  featuresName: string | null;
+}
+
+/** A feature bank as the nearest-neighbour graph takes it. */
+interface BankState {
+  m2t: ort.Tensor;
+  sq: ort.Tensor;
+  dim: number;
+  calibration: BankData["calibration"];
+  weight: number;
 }
 
 const sessions = new Map<number, SessionState>();
+/** Feature banks by id (ids are unique in the process, see InferenceHost.newId). */
+const banks = new Map<number, BankState>();
+/** models/nn-distance.onnx, loaded on the first use of a bank; CPU, as many threads as the model. */
+let nnGraph: { path: string; threads: number; session?: Promise<ort.InferenceSession> } | null = null;
+
+function nnSession(): Promise<ort.InferenceSession> {
+  if (!nnGraph) throw new Error("no model loaded");
+  nnGraph.session ??= ort.InferenceSession.create(nnGraph.path, {
+    executionProviders: ["cpu"],
+    intraOpNumThreads: intraOpThreads(nnGraph.threads),
+    interOpNumThreads: 1,
+    extra: { session: { intra_op: { allow_spinning: "0" } } },
+  });
+  return nnGraph.session;
+}
+
+/** The bank in the layout the graph takes: -2 x features transposed [dim, count], squared norms [count]. */
+function bankState(d: BankData): BankState {
+  const { features, dim, count } = d;
+  const m2t = new Float32Array(dim * count);
+  const sq = new Float32Array(count);
+  for (let j = 0; j < count; j++) {
+    let s = 0;
+    for (let c = 0; c < dim; c++) {
+      const v = features[j * dim + c];
+      m2t[c * count + j] = -2 * v;
+      s += v * v;
+    }
+    sq[j] = s;
+  }
+  return { m2t: new ort.Tensor("float32", m2t, [dim, count]), sq: new ort.Tensor("float32", sq, [count]), dim, calibration: d.calibration, weight: d.weight };
+}
+
+/** Nearest-neighbour distances of features laid out [1, C, h, w] to a bank. */
+async function distances(features: Float32Array, dims: number[], bank: BankState): Promise<Float32Array> {
+  const nn = await nnSession();
+  const x = new ort.Tensor("float32", features, [1, ...dims]);
+  const out = await nn.run({ features: x, bank_m2t: bank.m2t, bank_sq: bank.sq });
+  const d = Float32Array.from(out.distance.data as Float32Array);
+  out.distance.dispose?.();
+  x.dispose?.();
+  return d;
+}
+
+/** Rows (n x dim) -> one [dim, 1, n] input of the graph. */
+function channelsFirst(rows: Float32Array, n: number, dim: number): Float32Array {
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) for (let c = 0; c < dim; c++) out[c * n + i] = rows[i * dim + c];
+  return out;
+}
+
+async function build(req: Extract<WorkerRequest, { op: "bank_build" }>): Promise<BankBuiltReply> {
+  const t0 = performance.now();
+  const b = await buildBank(req.parts, req.dim, req.max, (q, n, bank, m, dim) =>
+    distances(channelsFirst(q, n, dim), [dim, 1, n], bankState({ features: bank, dim, count: m, calibration: { offset: 0, scale: 1 }, weight: 1 })),
+  );
+  return { op: "bank_built", session: req.session, id: req.id, ...b, ms: performance.now() - t0 };
+}
 
 function providerOption(p: ProviderConfig): ort.InferenceSession.ExecutionProviderConfig {
   if (p.kind === "cpu") return "cpu";
@@ -56,7 +125,8 @@ async function init(req: Extract<WorkerRequest, { op: "init" }>): Promise<InitRe
         // stitching) and capture need; measured +5-15 % raw throughput at 2 threads on a shared box.
         extra: { session: { intra_op: { allow_spinning: "0" } } },
       });
-      sessions.set(req.session, { session, inputName: req.inputName, mapName: req.mapName, scoreName: req.scoreName, dims: req.inputDims, calib: req.calibration });
+      sessions.set(req.session, { session, inputName: req.inputName, mapName: req.mapName, scoreName: req.scoreName, dims: req.inputDims, calib: req.calibration, featuresName: req.featuresName });
+      nnGraph ??= { path: req.nnGraphPath, threads: req.threads };
       return { op: "init", session: req.session, ok: true, provider: p.kind, skipped, inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) };
     } catch (err) {
       skipped.push({ provider: p.kind, error: (err as Error).message.split("\n")[0] });
@@ -70,7 +140,10 @@ async function run(req: Extract<WorkerRequest, { op: "run" }>): Promise<RunReply
   if (!s) throw new Error("the model is not loaded");
   const t0 = performance.now();
   const input = new ort.Tensor("float32", req.input.subarray(0, req.n * s.dims.reduce((a, b) => a * b, 1)), [req.n, ...s.dims]);
-  const out = await s.session.run({ [s.inputName]: input }, s.scoreName ? [s.mapName, s.scoreName] : [s.mapName]);
+  const useBanks = req.banks?.some((b) => b !== 0) ?? false;
+  if ((req.features || useBanks) && !s.featuresName) throw new Error("the model has no features output: it cannot take a feature reference");
+  const names = [s.mapName, ...(s.scoreName ? [s.scoreName] : []), ...(req.features || useBanks ? [s.featuresName!] : [])];
+  const out = await s.session.run({ [s.inputName]: input }, names);
   const map = out[s.mapName];
   const [, , mh, mw] = map.dims as number[];
   // Copy out of ORT's buffer into one we own (and transfer), calibrating on the way.
@@ -79,6 +152,24 @@ async function run(req: Extract<WorkerRequest, { op: "run" }>): Promise<RunReply
   const { offset, scale } = s.calib;
   const inv = 1 / scale;
   for (let i = 0; i < src.length; i++) maps[i] = (src[i] - offset) * inv;
+  let features: Float32Array | null = null;
+  let featureDims: number[] | null = null;
+  const t1 = performance.now();
+  if (s.featuresName && (req.features || useBanks)) {
+    const f = out[s.featuresName];
+    featureDims = (f.dims as number[]).slice(1);
+    const all = f.data as Float32Array;
+    const per = featureDims.reduce((a, b) => a * b, 1);
+    const [, fh, fw] = featureDims;
+    for (let i = 0; useBanks && i < req.n; i++) {
+      const bank = banks.get(req.banks![i]);
+      if (!bank) continue;
+      const d = await distances(all.subarray(i * per, (i + 1) * per), featureDims, bank);
+      fuseDistances(maps.subarray(i * mh * mw, (i + 1) * mh * mw), mh, mw, d, fh, fw, bank.calibration, bank.weight);
+    }
+    if (req.features) features = Float32Array.from(all);
+  }
+  const nnMs = performance.now() - t1;
   let scores: Float32Array | null = null;
   if (s.scoreName) {
     const sc = out[s.scoreName].data as Float32Array;
@@ -87,11 +178,29 @@ async function run(req: Extract<WorkerRequest, { op: "run" }>): Promise<RunReply
   }
   for (const t of Object.values(out)) t.dispose?.();
   input.dispose?.();
-  return { op: "run", session: req.session, id: req.id, maps, map_height: mh, map_width: mw, scores, ms: performance.now() - t0, input: req.input.buffer as ArrayBuffer };
+  return {
+    op: "run",
+    session: req.session,
+    id: req.id,
+    maps,
+    map_height: mh,
+    map_width: mw,
+    scores,
+    features,
+    feature_dims: featureDims,
+    ms: performance.now() - t0,
+    nn_ms: nnMs,
+    input: req.input.buffer as ArrayBuffer,
+  };
 }
 
 function send(r: WorkerReply): void {
-  const transfer = r.op === "run" ? [r.maps.buffer as ArrayBuffer, r.input, ...(r.scores ? [r.scores.buffer as ArrayBuffer] : [])] : [];
+  const transfer: ArrayBuffer[] = [];
+  if (r.op === "run") {
+    transfer.push(r.maps.buffer as ArrayBuffer, r.input);
+    if (r.scores) transfer.push(r.scores.buffer as ArrayBuffer);
+    if (r.features) transfer.push(r.features.buffer as ArrayBuffer);
+  } else if (r.op === "bank_built") transfer.push(r.features.buffer as ArrayBuffer);
   parentPort!.postMessage(r, transfer);
 }
 
@@ -104,6 +213,19 @@ parentPort!.on("message", (req: WorkerRequest) => {
   const fail = (err: unknown) => send({ op: "error", session: req.session, id, error: (err as Error)?.message ?? String(err) });
   if (req.op === "init") init(req).then(send, fail);
   else if (req.op === "run") queue = queue.then(() => run(req).then(send, fail));
+  // Set at once, so a run sent after it finds the bank; dropped in turn, so a run sent before still does.
+  else if (req.op === "bank_set") {
+    try {
+      banks.set(req.bank, bankState(req));
+      send({ op: "bank_done", session: req.session, id });
+    } catch (err) {
+      fail(err);
+    }
+  } else if (req.op === "bank_drop") queue = queue.then(() => {
+    banks.delete(req.bank);
+    send({ op: "bank_done", session: req.session, id });
+  });
+  else if (req.op === "bank_build") queue = queue.then(() => build(req).then(send, fail));
   else if (req.op === "release") {
     const s = sessions.get(req.session);
     sessions.delete(req.session);

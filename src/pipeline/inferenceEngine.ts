@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { packageRoot } from "../config/load.js";
 import type { ModelConfig } from "../config/schema.js";
 import { manifestSchema, type ModelManifest } from "../modelManifest.js";
 import type { Logger } from "../service/logger.js";
 import type { Tile, TileMap } from "../types.js";
-import type { RunReply, ValueInfo } from "./inferProtocol.js";
+import type { BankData, RunReply, ValueInfo } from "./inferProtocol.js";
 import { InferenceHost } from "./inferenceHost.js";
 
 /** A model that cannot be used: missing, corrupt, or disagreeing with its manifest. */
@@ -47,19 +48,32 @@ export function checkModelIo(m: ModelManifest, inputs: ValueInfo[], outputs: Val
     }
     if (input.type !== "float32") problems.push(`input type is ${input.type}, expected float32`);
   }
-  for (const name of [m.outputs.map, m.outputs.score]) {
+  for (const name of [m.outputs.map, m.outputs.score, m.outputs.features]) {
     if (name && !outputs.some((o) => o.name === name)) problems.push(`output '${name}' not in the ONNX (it has ${outputs.map((o) => o.name).join(", ")})`);
   }
   const map = outputs.find((o) => o.name === m.outputs.map);
   if (map && map.shape.length !== 4) problems.push(`output '${map.name}' has rank ${map.shape.length}, expected [N,1,h,w]`);
+  const features = outputs.find((o) => o.name === m.outputs.features);
+  if (features && features.shape.length !== 4) problems.push(`output '${features.name}' has rank ${features.shape.length}, expected [N,C,h,w]`);
   if (m.input.mean.length !== m.input.channels || m.input.std.length !== m.input.channels) problems.push("mean and std need one value per input channel");
   return problems;
 }
+
+/** The fixed nearest-neighbour graph of feature banks (training/make_nn_graph.py). */
+export const nnGraphPath = join(packageRoot, "models", "nn-distance.onnx");
 
 /** One batch's result: a TileMap per tile, and how long the model took. */
 export interface BatchResult {
   maps: TileMap[];
   ms: number;
+  /** Of `ms`, the nearest-neighbour search of feature banks, ms. */
+  nn_ms?: number;
+}
+
+/** Patch features of a batch: N x C x h x w, and [C, h, w]. */
+export interface FeatureBatch {
+  features: Float32Array;
+  dims: number[];
 }
 
 /**
@@ -74,6 +88,8 @@ export class InferenceEngine {
   private closed = false;
   /** Input buffers the worker handed back, for the next batches (no allocation per batch). */
   private readonly spare: ArrayBuffer[] = [];
+  /** Feature banks sent to the worker, by the object they came from. */
+  private readonly banks = new WeakMap<object, number>();
 
   constructor(
     readonly dir: string,
@@ -115,6 +131,8 @@ export class InferenceEngine {
       scoreName: m.outputs.score,
       inputDims: [m.input.channels, m.input.height, m.input.width],
       calibration: m.calibration,
+      featuresName: m.outputs.features ?? null,
+      nnGraphPath,
     });
     if (reply.op !== "init") throw new ModelError(`unexpected reply from the inference worker: ${reply.op === "error" ? reply.error : reply.op}`, this.dir);
     for (const s of reply.skipped) this.log.warn({ provider: s.provider, err: s.error }, "execution provider unavailable, trying the next");
@@ -141,10 +159,14 @@ export class InferenceEngine {
     return new Float32Array(buf, 0, n * this.inputSize);
   }
 
-  /** Runs `n` inputs packed in one buffer; the buffer is transferred to the worker (and comes back to the pool). */
-  async runRaw(input: Float32Array, n: number): Promise<RunReply> {
+  /**
+   * Runs `n` inputs packed in one buffer; the buffer is transferred to the worker (and comes back to
+   * the pool). `banks` names, per input, a feature bank to fuse its map with (0: none); `features`
+   * asks for the features output too.
+   */
+  async runRaw(input: Float32Array, n: number, opts: { banks?: Int32Array; features?: boolean } = {}): Promise<RunReply> {
     if (this.closed) throw new Error("the inference engine is closed");
-    const reply = await this.host.request({ op: "run", session: this.session, id: this.host.newId(), n, input }, [input.buffer as ArrayBuffer]);
+    const reply = await this.host.request({ op: "run", session: this.session, id: this.host.newId(), n, input, ...opts }, [input.buffer as ArrayBuffer]);
     if (reply.op === "error") throw new Error(`inference failed: ${reply.error}`);
     if (reply.op !== "run") throw new Error(`unexpected reply from the inference worker: ${reply.op}`);
     // Keep a few: one batch running, one queued, one being filled.
@@ -165,7 +187,8 @@ export class InferenceEngine {
    * `tiles` in order; the tiles' own `input` is not read. Saves a copy per tile.
    */
   async runPacked(input: Float32Array, tiles: readonly Omit<Tile, "input">[]): Promise<BatchResult> {
-    const r = await this.runRaw(input, tiles.length);
+    const banks = tiles.some((t) => t.bank) ? Int32Array.from(tiles, (t) => t.bank ?? 0) : undefined;
+    const r = await this.runRaw(input, tiles.length, { banks });
     const plane = r.map_height * r.map_width;
     const maps = tiles.map<TileMap>((t, i) => ({
       frame_key: t.frame_key,
@@ -177,7 +200,55 @@ export class InferenceEngine {
       map_height: r.map_height,
       score: r.scores ? r.scores[i] : undefined,
     }));
-    return { maps, ms: r.ms };
+    return { maps, ms: r.ms, nn_ms: r.nn_ms };
+  }
+
+  /** Whether the model has a features output (and so can take a feature reference). */
+  get hasFeatures(): boolean {
+    return Boolean(this.manifest.outputs.features);
+  }
+
+  /** The patch features of a batch of tiles (the model's "features" output). */
+  async features(tiles: readonly Tile[]): Promise<FeatureBatch> {
+    const packed = this.inputBuffer(tiles.length);
+    tiles.forEach((t, i) => packed.set(t.input, i * this.inputSize));
+    const r = await this.runRaw(packed, tiles.length, { features: true });
+    if (!r.features || !r.feature_dims) throw new Error("the model returned no features");
+    return { features: r.features, dims: r.feature_dims };
+  }
+
+  /** Builds a calibrated feature bank in the worker from parts' patch rows (see featureBank.ts). */
+  async buildBank(parts: Float32Array[], dim: number, max: number): Promise<Omit<BankData, "weight"> & { ms: number }> {
+    const reply = await this.host.request({ op: "bank_build", session: this.session, id: this.host.newId(), parts, dim, max }, parts.map((p) => p.buffer as ArrayBuffer));
+    if (reply.op === "error") throw new Error(`building the feature bank failed: ${reply.error}`);
+    if (reply.op !== "bank_built") throw new Error(`unexpected reply from the inference worker: ${reply.op}`);
+    return { features: reply.features, dim, count: reply.count, calibration: reply.calibration, ms: reply.ms };
+  }
+
+  /**
+   * The worker's id of the bank of `owner` (a reference), sending the bank first if it has not
+   * been sent: tiles run with that id after this call get their maps fused with it.
+   */
+  bankFor(owner: object, data: BankData): number {
+    let id = this.banks.get(owner);
+    if (id !== undefined) return id;
+    id = this.host.newId();
+    this.banks.set(owner, id);
+    const { features, dim, count, calibration, weight } = data;
+    // A copy goes to the worker: the reference keeps its own for saving.
+    this.host.request({ op: "bank_set", session: this.session, id, bank: id, features: Float32Array.from(features), dim, count, calibration, weight }).then(
+      (r) => r.op === "error" && this.log.error({ err: r.error }, "feature bank not loaded"),
+      (err: Error) => this.log.error({ err: err.message }, "feature bank not loaded"),
+    );
+    return id;
+  }
+
+  /** Drops the bank of `owner` from the worker, after the runs already sent. */
+  releaseBank(owner: object): void {
+    const id = this.banks.get(owner);
+    if (id === undefined) return;
+    this.banks.delete(owner);
+    this.host.request({ op: "bank_drop", session: this.session, id: this.host.newId(), bank: id }).catch(() => undefined);
   }
 
   /** Releases the session; safe twice. */

@@ -1,7 +1,7 @@
 import type { Tiling } from "../config/schema.js";
 import type { Decision, PixelFormat, RoiFrame, Tile, TileMap } from "../types.js";
 import { decide } from "./decide.js";
-import type { Inferencer } from "./pipeline.js";
+import { bankOf, type Inferencer } from "./pipeline.js";
 import { applyReference, type Reference } from "./reference.js";
 import { stitchMaps } from "./stitch.js";
 import { makeTiles } from "./tile.js";
@@ -33,6 +33,8 @@ export async function inspectImage(
     roi: { x: 0, y: 0, width: image.width, height: image.height },
   };
   const tiles = makeTiles(frame, opts.tiling, engine.manifest.input);
+  const bank = bankOf(engine, opts.reference);
+  if (bank) for (const t of tiles) t.bank = bank;
   const maps: TileMap[] = [];
   for (let i = 0; i < tiles.length; i += opts.batchMax) {
     const batch: Tile[] = tiles.slice(i, i + opts.batchMax);

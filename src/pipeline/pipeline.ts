@@ -5,7 +5,8 @@ import type { Logger } from "../service/logger.js";
 import type { Decision, Frame, RoiFrame, Tile, TileRect } from "../types.js";
 import { decide } from "./decide.js";
 import { FrameGate } from "./frameGate.js";
-import type { BatchResult } from "./inferenceEngine.js";
+import type { BankData } from "./inferProtocol.js";
+import type { BatchResult, FeatureBatch } from "./inferenceEngine.js";
 import { applyReference, type Reference } from "./reference.js";
 import { cropRoi, FrameError } from "./roi.js";
 import { packTiles, TurnQueue, type PackedBatch } from "./packTiles.js";
@@ -22,6 +23,18 @@ export interface Inferencer {
   run(tiles: readonly Tile[]): Promise<BatchResult>;
   inputBuffer?(n: number): Float32Array;
   runPacked?(input: Float32Array, tiles: readonly Omit<Tile, "input">[]): Promise<BatchResult>;
+  /** Feature references (InferenceEngine): the model's features of tiles, ... */
+  features?(tiles: readonly Tile[]): Promise<FeatureBatch>;
+  /** ... a bank built from them in the worker, ... */
+  buildBank?(parts: Float32Array[], dim: number, max: number): Promise<Omit<BankData, "weight">>;
+  /** ... the worker's id of a reference's bank (a tile's `bank`), and dropping it. */
+  bankFor?(owner: object, data: BankData): number;
+  releaseBank?(owner: object): void;
+}
+
+/** The bank id to run a camera's tiles with: its feature reference's, or 0. */
+export function bankOf(engine: Inferencer, ref: Reference | null | undefined): number {
+  return ref?.kind === "features" && engine.bankFor && engine.manifest.outputs.features ? engine.bankFor(ref, ref.bank) : 0;
 }
 
 /** One tile to cut from a frame in flight. */
@@ -84,6 +97,8 @@ export class InspectionPipeline {
 
   /** Uses a few-shot reference for a camera from its next frame on; null removes it. */
   setReference(camera: string, ref: Reference | null): void {
+    const old = this.references.get(camera);
+    if (old && old !== ref) this.opts.engine.releaseBank?.(old);
     if (ref) this.references.set(camera, ref);
     else this.references.delete(camera);
   }
@@ -109,7 +124,7 @@ export class InspectionPipeline {
       const alloc = runPacked && engine.inputBuffer ? engine.inputBuffer.bind(engine) : (n: number) => new Float32Array(n * size);
       const runBatch = (b: PackedBatch<TileJob>): Promise<BatchResult> => {
         batchesOut++;
-        const metas = b.jobs.map(({ frame_key, index, count, rect }) => ({ frame_key, index, count, rect }));
+        const metas = b.jobs.map(({ frame_key, index, count, rect, bank }) => ({ frame_key, index, count, rect, bank }));
         if (runPacked) return runPacked(b.input, metas);
         return engine.run(metas.map((m, i) => ({ ...m, input: b.input.subarray(i * size, (i + 1) * size) })));
       };
@@ -138,7 +153,8 @@ export class InspectionPipeline {
           mergeMap((f) => {
             const rects = tilePlan(f.width, f.height, tilingOf(f.camera));
             const key = frameKey(f.camera, f.seq);
-            return rects.map<TileJob>((rect, index) => ({ frame: f, frame_key: key, index, count: rects.length, rect }));
+            const bank = bankOf(engine, this.references.get(f.camera));
+            return rects.map<TileJob>((rect, index) => ({ frame: f, frame_key: key, index, count: rects.length, rect, bank }));
           }),
           // Sampling a tile takes milliseconds: one a turn keeps the event loop responsive.
           tileTurns.operator(),

@@ -1,19 +1,26 @@
 import type { Tiling } from "../config/schema.js";
 import type { ModelManifest } from "../modelManifest.js";
+import { buildFeatureReference, parseFeatureReference, serializeFeatureReference, type FeatureReference } from "./featureReference.js";
 import { inspectImage, type InspectImage } from "./inspect.js";
 import type { Inferencer } from "./pipeline.js";
+
+export type { FeatureReference } from "./featureReference.js";
+
+/** A camera's few-shot reference: a memory bank of the model's features, or map statistics. */
+export type Reference = FeatureReference | MapStatsReference;
 
 /** Side of the grid the reference statistics are kept on, in cells. */
 export const REFERENCE_GRID = 32;
 
 /**
- * A few-shot reference of a camera's good parts: per-position statistics of the model's calibrated
+ * A few-shot reference of a camera's good parts for a model without a features output:
+ * per-position statistics of the model's calibrated
  * anomaly map over k good images, on a coarse grid in normalised ROI coordinates. Parts on a line
  * sit at the same place in the ROI, so what the model flags at the same place on every good part
  * (an edge, a fixture, a print) is the line's normal, not a defect: the reference takes it out.
  * No training and no restart: a reference is built in seconds and used by the next frame.
  */
-export interface Reference {
+export interface MapStatsReference {
   kind: "map-stats";
   /** Good images the reference was built from. */
   shots: number;
@@ -49,9 +56,19 @@ function median(values: Float32Array): number {
   return s.length ? s[s.length >> 1] : 0;
 }
 
-/** Builds a reference from good images, running them through the same code as the daemon. */
+/**
+ * Builds a reference from good images, running them through the same code as the daemon: a
+ * feature bank when the model has a features output, map statistics otherwise.
+ */
 export async function buildReference(engine: Inferencer, images: readonly InspectImage[], opts: { tiling: Tiling; batchMax: number }): Promise<Reference> {
   if (images.length === 0) throw new RangeError("a reference needs at least one good image");
+  if (engine.manifest.outputs.features && engine.features && engine.buildBank) {
+    return buildFeatureReference({ manifest: engine.manifest, features: engine.features.bind(engine), buildBank: engine.buildBank.bind(engine) }, images, opts);
+  }
+  return buildMapStatsReference(engine, images, opts);
+}
+
+async function buildMapStatsReference(engine: Inferencer, images: readonly InspectImage[], opts: { tiling: Tiling; batchMax: number }): Promise<MapStatsReference> {
   const grid = REFERENCE_GRID;
   const mean = new Float32Array(grid * grid);
   for (const img of images) {
@@ -70,6 +87,8 @@ export async function buildReference(engine: Inferencer, images: readonly Inspec
  * in place (bilinearly upsampled), so a pattern that every good part shows no longer counts.
  */
 export function applyReference(ref: Reference, map: Float32Array, width: number, height: number): void {
+  // A feature reference is fused into the tile maps in the inference worker (featureBank.ts).
+  if (ref.kind !== "map-stats") return;
   const g = ref.grid;
   const ex = ref.excess;
   for (let y = 0; y < height; y++) {
@@ -87,12 +106,14 @@ export function applyReference(ref: Reference, map: Float32Array, width: number,
 
 /** The reference as JSON, for the state directory. */
 export function serializeReference(ref: Reference): string {
+  if (ref.kind === "features") return serializeFeatureReference(ref);
   return JSON.stringify({ ...ref, excess: Array.from(ref.excess, (v) => Math.round(v * 1e5) / 1e5) });
 }
 
 /** Reads a reference written by serializeReference; throws on anything malformed. */
 export function parseReference(text: string): Reference {
-  const o = JSON.parse(text) as Reference & { excess: number[] };
+  const o = JSON.parse(text) as MapStatsReference & { excess: number[] };
+  if ((o as { kind: string }).kind === "features") return parseFeatureReference(o);
   if (o.kind !== "map-stats" || !Number.isInteger(o.grid) || !Array.isArray(o.excess) || o.excess.length !== o.grid * o.grid || !o.excess.every(Number.isFinite)) {
     throw new Error("not a linewatch reference");
   }

@@ -13,6 +13,7 @@ interface Answer {
   error?: string;
   taken?: number;
   shots?: number;
+  kind?: string;
 }
 
 const base = "linewatch/cmd/cam";
@@ -74,9 +75,15 @@ describe("commands on .../set topics", { timeout: 240_000 }, () => {
     assert.deepEqual(answers().map((a) => a.state), ["collecting", "collecting", "collecting", "collecting", "building", "done"], JSON.stringify(answers()));
     assert.deepEqual(answers().slice(0, 4).map((a) => a.taken), [0, 1, 2, 3]);
     assert.equal(answers().at(-1)!.shots, 3);
+    // The bundled model has a features output: the reference is a memory bank of its features.
+    assert.equal(answers().at(-1)!.kind, "features");
     const file = join(daemon.dir, "state", "references", "cam.json");
     assert.ok(existsSync(file), "no reference stored under state_dir");
-    await daemon.waitForLog((l) => l.msg === "few-shot reference in use" && l.shots === 3, 3000);
+    assert.equal(JSON.parse(readFileSync(file, "utf8")).kind, "features");
+    await daemon.waitForLog((l) => l.msg === "few-shot reference in use" && l.shots === 3 && l.kind === "features", 3000);
+    // Frames decided after it carry on: the bank is searched in the inference worker.
+    const before = plc.json<{ seq: number }>(`${base}/result`).length;
+    await plc.until(() => plc.json<{ seq: number }>(`${base}/result`).length >= before + 3, 15_000, "results with the reference");
   });
 
   it("enroll/set {clear: true} removes the reference", async () => {
