@@ -62,6 +62,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--name", default=None, help="model name in model.json (default: out folder name)")
     p.add_argument("--no-export", action="store_true")
+    p.add_argument("--features", default=None, help="export a second output 'features' from this student tap (e.g. f3)")
     a = p.parse_args(argv)
     if (a.data is None) == (a.procedural == 0) and not a.export_only:
         p.error("give exactly one of --data and --procedural")
@@ -163,10 +164,14 @@ def do_export(args):
     from export import export_checkpoint
     ckpt = os.path.join(args.out, "student.pt")
     run_args = torch.load(ckpt, map_location="cpu")["args"]
+    extra = {"export_command": "/usr/bin/python3 " + " ".join(shlex.quote(a) for a in sys.argv)}
     if run_args.get("procedural"):
         return export_checkpoint(ckpt, args.out, os.path.join(args.out, "holdout"), name=args.name,
-                                 extra=procedural_provenance(run_args))
-    return export_checkpoint(ckpt, args.out, run_args["data"] if args.data is None else args.data, name=args.name)
+                                 extra={**procedural_provenance(run_args), **extra, **({"features_choice": (
+                                     "the default model's tap, not re-chosen: feature_probe.py would need images of a line")}
+                                     if args.features else {})}, features=args.features)
+    return export_checkpoint(ckpt, args.out, run_args["data"] if args.data is None else args.data, name=args.name,
+                             extra=extra, features=args.features)
 
 
 def seg_loss(logits, mask):
