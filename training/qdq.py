@@ -152,35 +152,79 @@ def _fp16_tensor(t):
     return numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name)
 
 
+def _conv_ancestors(g):
+    """Indices of the nodes that feed some Conv (the Convs included)."""
+    producer = {t: k for k, n in enumerate(g.node) for t in n.output}
+    todo = [k for k, n in enumerate(g.node) if n.op_type == "Conv"]
+    seen = set(todo)
+    while todo:
+        for t in g.node[todo.pop()].input:
+            k = producer.get(t)
+            if k is not None and k not in seen:
+                seen.add(k)
+                todo.append(k)
+    return seen
+
+
 def to_fp16(model):
-    """float16 inside, float32 graph inputs and outputs (a Cast at each end)."""
+    """float16 inside, float32 graph inputs and outputs.
+
+    The nodes after the last Conv of a path (e.g. the L2 normalisation of a features output) stay
+    float32: they are cheap, and in float16 a sum of squares overflows past 65504 and an epsilon
+    of 1e-12 becomes 0.
+    """
     m = copy.deepcopy(model)
     g = m.graph
-    for i, t in enumerate(g.initializer):
-        if t.data_type == TensorProto.FLOAT:
-            g.initializer[i].CopyFrom(_fp16_tensor(t))
-    for n in g.node:
+    types = {v.name: v.type.tensor_type.elem_type for v in shape_inference.infer_shapes(model).graph.value_info}
+    types.update({v.name: v.type.tensor_type.elem_type for v in list(g.input) + list(g.output)})
+    types.update({t.name: t.data_type for t in g.initializer})
+    half = _conv_ancestors(g)  # these run in float16
+    is_float = lambda t: types.get(t) == TensorProto.FLOAT  # noqa: E731
+    inits = {t.name: t for t in g.initializer}
+    extra = []
+    for k, n in enumerate(g.node):
+        if k not in half:
+            continue
         for a in n.attribute:
             if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == TensorProto.FLOAT:
                 a.t.CopyFrom(_fp16_tensor(a.t))
             if n.op_type == "Cast" and a.name == "to" and a.i == TensorProto.FLOAT:
                 a.i = TensorProto.FLOAT16
-    head, tail = [], []
+        for j, t in enumerate(n.input):
+            if t in inits and inits[t].data_type == TensorProto.FLOAT:
+                n.input[j] = f"{t}_fp16"
+                if f"{t}_fp16" not in {e.name for e in extra}:
+                    extra.append(_fp16_tensor(inits[t]))
+                    extra[-1].name = f"{t}_fp16"
+    produced_half = {t for k in half for t in g.node[k].output if is_float(t)} | {x.name for x in g.input if is_float(x.name)}
+    head, tail, cast32 = [], [], {}
     for x in g.input:
-        if x.type.tensor_type.elem_type == TensorProto.FLOAT:
-            for n in g.node:
-                for j, t in enumerate(n.input):
-                    if t == x.name:
-                        n.input[j] = f"{x.name}_fp16"
+        if is_float(x.name):
             head.append(helper.make_node("Cast", [x.name], [f"{x.name}_fp16"], name=f"{x.name}_to_fp16", to=TensorProto.FLOAT16))
+    inputs = {x.name for x in g.input}
+    nodes = []
+    for k, n in enumerate(g.node):
+        if k in half:
+            n.input[:] = [f"{t}_fp16" if t in inputs and is_float(t) else t for t in n.input]
+        else:  # float32 node: a Cast back on each float16 input
+            for j, t in enumerate(n.input):
+                if t in produced_half and t not in inputs:
+                    if t not in cast32:
+                        cast32[t] = helper.make_node("Cast", [t], [f"{t}_fp32"], name=f"{t}_to_fp32", to=TensorProto.FLOAT)
+                        nodes.append(cast32[t])
+                    n.input[j] = f"{t}_fp32"
+        nodes.append(n)
     for y in g.output:
-        if y.type.tensor_type.elem_type == TensorProto.FLOAT:
-            for n in g.node:
+        if y.name in produced_half:
+            for n in nodes:
                 n.output[:] = [f"{y.name}_fp16" if t == y.name else t for t in n.output]
                 n.input[:] = [f"{y.name}_fp16" if t == y.name else t for t in n.input]
             tail.append(helper.make_node("Cast", [f"{y.name}_fp16"], [y.name], name=f"{y.name}_to_fp32", to=TensorProto.FLOAT))
-    nodes = head + list(g.node) + tail
     del g.node[:]
-    g.node.extend(nodes)
+    g.node.extend(head + nodes + tail)
+    used = {t for n in g.node for t in n.input}
+    kept = [t for t in list(g.initializer) + extra if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(kept)
     del g.value_info[:]
     return shape_inference.infer_shapes(m, strict_mode=True)

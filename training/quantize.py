@@ -90,11 +90,13 @@ def ort(model_path, x, spec, mode, outputs, threads, batch=8):
         return {k: np.fromfile(v["file"], np.float32).reshape(v["dims"]) for k, v in res.items()}
 
 
-def agreement(ref, var, scale):
+def agreement(ref, var, scale=None):
+    """Differences of a variant's output from float32's; with `scale`, also in calibrated units."""
     d = np.abs(ref - var)
-    return {"max_abs_diff": round(float(d.max()), 4), "mean_abs_diff": round(float(d.mean()), 5),
-            "max_abs_diff_calibrated": round(float(d.max() / scale), 4), "mean_abs_diff_calibrated": round(float(d.mean() / scale), 5),
-            "pearson_r": round(float(np.corrcoef(ref.ravel(), var.ravel())[0, 1]), 6)}
+    out = {"max_abs_diff": round(float(d.max()), 4), "mean_abs_diff": round(float(d.mean()), 5)}
+    if scale:
+        out.update({"max_abs_diff_calibrated": round(float(d.max() / scale), 4), "mean_abs_diff_calibrated": round(float(d.mean() / scale), 5)})
+    return {**out, "pearson_r": round(float(np.corrcoef(ref.ravel(), var.ravel())[0, 1]), 6)}
 
 
 def false_alarms(maps, calib, th):
@@ -188,7 +190,7 @@ def main():
                  "map": agreement(ref[map_name], var[map_name], manifest["calibration"]["scale"])}
         for o in outs:
             if o != map_name:
-                agree[o] = agreement(ref[o], var[o], 1.0)
+                agree[o] = agreement(ref[o], var[o])
         var_fa = false_alarms(var_views, manifest["calibration"], th)
         out_m = json.loads(json.dumps(manifest))
         out_m["version"] = f"{manifest['version']}+{suffix}"
