@@ -90,6 +90,17 @@ def ort(model_path, x, spec, mode, outputs, threads, batch=8):
         return {k: np.fromfile(v["file"], np.float32).reshape(v["dims"]) for k, v in res.items()}
 
 
+def selftest(path, spec, map_name, threads):
+    """export.py's self-test (raw map mean/max on a fixed pattern, batch 2) of this ONNX."""
+    i = np.arange(spec["height"], dtype=np.float32)
+    j = np.arange(spec["width"], dtype=np.float32)
+    x = np.stack([np.stack([np.sin(0.1 * i[:, None] + b + c) * np.cos(0.07 * j[None, :]) for c in range(spec["channels"])])
+                  for b in range(2)]).astype(np.float32)
+    y = ort(path, x, spec, "run", [map_name], threads)[map_name][:, 0]
+    return {"input": "x[n,c,i,j] = sin(0.1 i + n + c) * cos(0.07 j), batch 2", "output_shape": [2, 1, *y.shape[1:]],
+            "mean": [float(v) for v in y.mean((1, 2))], "max": [float(v) for v in y.max((1, 2))]}
+
+
 def agreement(ref, var, scale=None):
     """Differences of a variant's output from float32's; with `scale`, also in calibrated units."""
     d = np.abs(ref - var)
@@ -204,10 +215,12 @@ def main():
         out_m["provenance"]["variant"] = {
             "of": f"{manifest['name']} {manifest['version']}", "source": os.path.relpath(src), "source_sha256": src_sha,
             "command": command, "method": methods[suffix],
-            "note": "the rest of this provenance (metrics, selftest) describes the float32 source",
+            "note": "provenance.metrics describe the float32 source; provenance.selftest is this variant's own",
+            "source_selftest": manifest.get("provenance", {}).get("selftest"),
             "calibration_images": f"{os.path.relpath(a.images)} without the held-back images ({len(cal_files)})",
             "agreement_with_float32 (held-back images, onnxruntime-node CPU)": agree,
             "thresholds (held-back views, whole image + flips)": check}
+        out_m["provenance"]["selftest"] = selftest(path, spec, map_name, a.threads)
         with open(os.path.join(d, "model.json"), "w") as f:
             json.dump(out_m, f, indent=2)
             f.write("\n")

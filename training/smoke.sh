@@ -3,7 +3,7 @@
 # makes 8 procedural images (mixed sizes, gray and colour) and a tiny MVTec-layout test set,
 # then: student training + export, determinism (same seed -> same weights), feature-bank
 # teacher (random backbone), distillation from it, distillation from files beside the
-# images, and the python evaluation. Every exported model goes through check_model.py
+# images, INT8/FP16 variants (quantize.py), and the python evaluation. Every exported model goes through check_model.py
 # (manifest keys as src/modelManifest.ts, onnx.checker, onnxruntime-node when present).
 # Exits non-zero on the first failure.
 set -euo pipefail
@@ -60,6 +60,19 @@ if bad:
     sys.exit(f"smoke: same seed gave different weights: {bad[:3]}")
 print("smoke: same seed -> identical weights (0 and 2 loader workers)")
 PY
+
+if [ -z "$ort" ]; then
+  echo "smoke: INT8 (QDQ) and FP16 variants"
+  $py "$here/quantize.py" --model "$tmp/s1" --images "$data" --out "$tmp/q" --tiles 16 > "$tmp/q.log"
+  for v in "$tmp"/q/*-int8 "$tmp"/q/*-fp16; do $py "$here/check_model.py" "$v" $ort; done
+  $py - "$tmp/q.log" <<'PY'
+import json, sys
+r = {k: v for line in open(sys.argv[1]) if line.startswith("{") for k, v in json.loads(line).items()}
+assert set(r) == {"int8", "fp16"}, r
+assert r["fp16"]["agreement"]["map"]["pearson_r"] > 0.999, r["fp16"]["agreement"]
+print("smoke: variants agree with float32 at r", {k: v["agreement"]["map"]["pearson_r"] for k, v in r.items()})
+PY
+fi
 
 echo "smoke: feature-bank teacher (random backbone) and distillation from it"
 $py "$here/train_teacher.py" --data "$data" --out "$tmp/t" --weights none --bank 64 --size 96 --per-view 32
