@@ -4,10 +4,12 @@
   integer kernels (QLinearConv): DequantizeLinear on a Conv's input, its per-channel int8 weights
   and its int32 bias (scale = input scale x weight scale), QuantizeLinear -> DequantizeLinear on its
   output. A Relu that is the only consumer of a Conv is folded into the output's uint8 range (its
-  zero point clamps negatives to 0, as ONNX Runtime's own quantizer does). Convs with one output
-  channel (the map head, the in-graph blur) stay float: they set the map's precision and cost little.
-- to_fp16: float16 initializers, constants and activations, a Cast at the float32 graph input and
-  a Cast back before each float32 graph output, so the daemon's feeding code does not change.
+  zero point clamps negatives to 0, as ONNX Runtime's own quantizer does). Resize, Add and Concat
+  between quantized tensors get Q/DQ too, so they run on uint8. Convs with one output channel (the
+  map head, the in-graph blur) stay float: they set the map's precision and cost little.
+- to_fp16: float16 initializers, constants and activations up to the last Conv of each path, a
+  Cast at the float32 graph input and a Cast back before each float32 graph output, so the
+  daemon's feeding code does not change.
 """
 import copy
 from collections import defaultdict

@@ -135,7 +135,7 @@ def main():
     ap.add_argument("--out", default="models", help="parent folder of the variants' folders")
     ap.add_argument("--tiles", type=int, default=256, help="calibration tiles")
     ap.add_argument("--weight-bits", type=int, choices=(7, 8), default=7,
-                    help="int8 weight range, 7 = +-63 (default: exact on every x86 CPU) or 8 = +-127 (saturates on AVX2 CPUs without VNNI)")
+                    help="int8 weight range: 7 = +-63 (default; no int16 saturation on any x86 CPU) or 8 = +-127 (saturates on CPUs without VNNI)")
     ap.add_argument("--recalibrate", choices=("auto", "always", "never"), default="auto")
     ap.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     a = ap.parse_args()
@@ -172,7 +172,7 @@ def main():
     methods = {
         "int8": f"static QDQ (training/qdq.py): {len(plan['convs'])} Convs with per-channel {a.weight_bits}-bit weights, int32 biases, "
                 f"uint8 activations (min/max over {len(x_cal)} calibration tiles), {len(plan['relu'])} Relus folded into their Conv's range; "
-                "single-channel Convs (map head, blur) and the other ops float",
+                "Resize, Add and Concat between them uint8; single-channel Convs (map head, blur) and the rest float",
         "fp16": "float16 initializers and activations, Casts at the float32 input and outputs (training/qdq.py)"}
 
     views, owner = [], []
