@@ -142,8 +142,10 @@ async function run(req: Extract<WorkerRequest, { op: "run" }>): Promise<RunReply
   const input = new ort.Tensor("float32", req.input.subarray(0, req.n * s.dims.reduce((a, b) => a * b, 1)), [req.n, ...s.dims]);
   const useBanks = req.banks?.some((b) => b !== 0) ?? false;
   if ((req.features || useBanks) && !s.featuresName) throw new Error("the model has no features output: it cannot take a feature reference");
-  const names = [s.mapName, ...(s.scoreName ? [s.scoreName] : []), ...(req.features || useBanks ? [s.featuresName!] : [])];
-  const out = await s.session.run({ [s.inputName]: input }, names);
+  // Every output, then pick by name: onnxruntime-node 1.23 returns a subset of the fetches under
+  // the wrong names unless they are the model's first outputs in order (onnxruntime issue #26865,
+  // fixed upstream by PR #26939), so asking for [map] of a [features, map] model gives features.
+  const out = await s.session.run({ [s.inputName]: input });
   const map = out[s.mapName];
   const [, , mh, mw] = map.dims as number[];
   // Copy out of ORT's buffer into one we own (and transfer), calibrating on the way.

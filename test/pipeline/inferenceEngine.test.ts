@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,6 +59,23 @@ describe("InferenceEngine on the real model", { timeout: 120_000 }, () => {
     const tids = readdirSync("/proc/self/task");
     assert.equal(niceOf(String(process.pid)), 0, "main thread");
     assert.ok(tids.some((t) => niceOf(t) === INFERENCE_NICE), `a thread at nice ${INFERENCE_NICE}: ${tids.map(niceOf)}`);
+  });
+
+  it("reads each output by its name whatever the model's output order", async () => {
+    // onnxruntime-node 1.23 mislabels a subset of fetched outputs (onnxruntime issue #26865): a
+    // model listing its outputs in another order must still give the same map.
+    const dir = brokenCopy(() => {});
+    const script = "import onnx,sys\nm=onnx.load(sys.argv[1])\no=list(m.graph.output)[::-1]\ndel m.graph.output[:]\nm.graph.output.extend(o)\nonnx.save(m,sys.argv[1])";
+    execFileSync("/usr/bin/python3", ["-c", script, join(dir, "model.onnx")]);
+    const reordered = await open(dir);
+    try {
+      const img = { width: 300, height: 200, format: "GRAY8" as const, data: new Uint8Array(300 * 200).map((_, i) => (i * 7) % 251) };
+      const a = await inspectImage(engine, img, { tiling: { mode: "resize" }, batchMax: 1 });
+      const b = await inspectImage(reordered, img, { tiling: { mode: "resize" }, batchMax: 1 });
+      assert.deepEqual(b.map.data, a.map.data);
+    } finally {
+      await reordered.close();
+    }
   });
 
   it("gives the same answer for the same image, alone or in a batch", async () => {
