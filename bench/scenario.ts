@@ -4,7 +4,7 @@ import { InspectionPipeline, type Inferencer } from "../src/pipeline/pipeline.js
 import { tilePlan } from "../src/pipeline/tile.js";
 import { resultPayload } from "../src/publish/topics.js";
 import type { Logger } from "../src/service/logger.js";
-import { lagMonitor, loadNow, mean, quantile, round, rssMb } from "./stats.js";
+import { lagMonitor, loadNow, mainThreadCpuS, mean, quantile, round, rssMb } from "./stats.js";
 import { syntheticCameras } from "./syntheticCameras.js";
 import { Subject, takeUntil } from "rxjs";
 
@@ -48,6 +48,8 @@ export interface ScenarioResult {
   latency_budget_ms: number;
   dropped: number;
   saturated: boolean;
+  /** CPU the main thread used over the window, in cores (what it takes from the model's threads). */
+  main_thread_cores: number;
   rss_start_mb: number;
   rss_end_mb: number;
   load1: number;
@@ -107,6 +109,7 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
   const lag = lagMonitor();
   const dropped0 = dropped();
   const rssStart = rssMb();
+  const cpu0 = mainThreadCpuS();
   const load = loadNow();
   measuring = true;
   const t0 = performance.now();
@@ -141,6 +144,7 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
     latency_budget_ms: round(settings.batch_max_wait_ms + 2 * raw.batch_ms, 1),
     dropped: droppedN,
     saturated: droppedN > 0,
+    main_thread_cores: round((mainThreadCpuS() - cpu0) / window, 3),
     rss_start_mb: rssStart,
     rss_end_mb: rssEnd,
     load1: load.load1,

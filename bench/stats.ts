@@ -1,4 +1,5 @@
 /** Small statistics helpers for the bench. */
+import { readFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 
@@ -42,4 +43,17 @@ export function lagMonitor(): { stop: () => void; p99: () => number } {
   const h = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
   h.enable();
   return { stop: () => h.disable(), p99: () => round(Math.max(0, h.percentile(99) / 1e6 - LAG_RESOLUTION_MS), 1) };
+}
+
+/**
+ * CPU seconds the main thread has used (Linux: utime + stime of /proc/self/task/<pid>/stat, in
+ * clock ticks of 10 ms); NaN elsewhere. process.cpuUsage() would count the inference threads too.
+ */
+export function mainThreadCpuS(): number {
+  try {
+    const f = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
