@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI smoke test of the training toolchain (< 2 min on 2 cores, no network, no shared/ data):
 # makes 8 procedural images (mixed sizes, gray and colour) and a tiny MVTec-layout test set,
-# then: student training + export, determinism (same seed -> same weights), feature-bank
+# then: student training + export, determinism (same seed -> same weights), a generic model on
+# generated surfaces with a features output, feature-bank
 # teacher (random backbone), distillation from it, distillation from files beside the
 # images, INT8/FP16 variants (quantize.py), and the python evaluation. Every exported model goes through check_model.py
 # (manifest keys as src/modelManifest.ts, onnx.checker, onnxruntime-node when present).
@@ -73,6 +74,11 @@ assert r["fp16"]["agreement"]["map"]["pearson_r"] > 0.999, r["fp16"]["agreement"
 print("smoke: variants agree with float32 at r", {k: v["agreement"]["map"]["pearson_r"] for k, v in r.items()})
 PY
 fi
+
+echo "smoke: generic model on generated surfaces (no image file), with a features output"
+$py "$here/train.py" --procedural 12 --holdout 0.5 --steps 4 --batch 2 --size 96 --val-every 2 --threads 2 --out "$tmp/g" --seed 3 --features f3
+$py "$here/check_model.py" "$tmp/g" $ort
+$py -c "import json,sys; m=json.load(open(sys.argv[1])); assert m['outputs'].get('features') == 'features', m['outputs']" "$tmp/g/model.json"
 
 echo "smoke: feature-bank teacher (random backbone) and distillation from it"
 $py "$here/train_teacher.py" --data "$data" --out "$tmp/t" --weights none --bank 64 --size 96 --per-view 32
