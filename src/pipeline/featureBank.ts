@@ -5,6 +5,7 @@
  * the nearest-neighbour searches themselves with models/nn-distance.onnx; nothing here imports
  * onnxruntime-node, so it is testable on its own.
  */
+import { resizeBilinear } from "./resize.js";
 
 /** Nearest-neighbour distances of `queries` (n x dim rows) to the bank rows `bank` (m x dim). */
 export type NearestFn = (queries: Float32Array, n: number, bank: Float32Array, m: number, dim: number) => Promise<Float32Array>;
@@ -109,17 +110,9 @@ export function fuseDistances(
 ): void {
   const inv = 1 / calibration.scale;
   const off = calibration.offset;
-  for (let y = 0; y < mh; y++) {
-    const fy = Math.min(Math.max(((y + 0.5) * fh) / mh - 0.5, 0), fh - 1);
-    const y0 = Math.floor(fy), y1 = Math.min(y0 + 1, fh - 1), wy = fy - y0;
-    for (let x = 0; x < mw; x++) {
-      const fx = Math.min(Math.max(((x + 0.5) * fw) / mw - 0.5, 0), fw - 1);
-      const x0 = Math.floor(fx), x1 = Math.min(x0 + 1, fw - 1), wx = fx - x0;
-      const top = dist[y0 * fw + x0] * (1 - wx) + dist[y0 * fw + x1] * wx;
-      const bottom = dist[y1 * fw + x0] * (1 - wx) + dist[y1 * fw + x1] * wx;
-      const c = ((top * (1 - wy) + bottom * wy) - off) * inv;
-      const i = y * mw + x;
-      map[i] = weight >= 1 ? Math.max(map[i], c) : weight * c + (1 - weight) * map[i];
-    }
+  const d = resizeBilinear(dist, fw, fh, mw, mh);
+  for (let i = 0; i < map.length && i < d.length; i++) {
+    const c = (d[i] - off) * inv;
+    map[i] = weight >= 1 ? Math.max(map[i], c) : weight * c + (1 - weight) * map[i];
   }
 }

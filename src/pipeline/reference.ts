@@ -3,6 +3,7 @@ import type { ModelManifest } from "../modelManifest.js";
 import { buildFeatureReference, parseFeatureReference, serializeFeatureReference, type FeatureReference } from "./featureReference.js";
 import { inspectImage, type InspectImage } from "./inspect.js";
 import type { Inferencer } from "./pipeline.js";
+import { resizeBilinear } from "./resize.js";
 
 export type { FeatureReference } from "./featureReference.js";
 
@@ -89,19 +90,8 @@ async function buildMapStatsReference(engine: Inferencer, images: readonly Inspe
 export function applyReference(ref: Reference, map: Float32Array, width: number, height: number): void {
   // A feature reference is fused into the tile maps in the inference worker (featureBank.ts).
   if (ref.kind !== "map-stats") return;
-  const g = ref.grid;
-  const ex = ref.excess;
-  for (let y = 0; y < height; y++) {
-    const fy = Math.min(Math.max(((y + 0.5) * g) / height - 0.5, 0), g - 1);
-    const y0 = Math.floor(fy), y1 = Math.min(y0 + 1, g - 1), wy = fy - y0;
-    for (let x = 0; x < width; x++) {
-      const fx = Math.min(Math.max(((x + 0.5) * g) / width - 0.5, 0), g - 1);
-      const x0 = Math.floor(fx), x1 = Math.min(x0 + 1, g - 1), wx = fx - x0;
-      const top = ex[y0 * g + x0] * (1 - wx) + ex[y0 * g + x1] * wx;
-      const bottom = ex[y1 * g + x0] * (1 - wx) + ex[y1 * g + x1] * wx;
-      map[y * width + x] -= top * (1 - wy) + bottom * wy;
-    }
-  }
+  const ex = resizeBilinear(ref.excess, ref.grid, ref.grid, width, height);
+  for (let i = 0; i < map.length && i < ex.length; i++) map[i] -= ex[i];
 }
 
 /** The reference as JSON, for the state directory. */
