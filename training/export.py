@@ -164,7 +164,7 @@ def export_checkpoint(ckpt_path, out, data, name=None, extra=None, features=None
     if features:
         manifest["provenance"]["features"] = (
             f"student tap {features} ({tuple(model.net.taps(torch.zeros(1, 3, size, size))[features].shape[1:])} "
-            f"for a {size}px input), L2-normalised per position; chosen with training/feature_probe.py")
+            f"for a {size}px input), L2-normalised per position; the tap given to --features (training/feature_probe.py compares taps)")
     if old:
         prov = manifest["provenance"]
         for k, v in old["provenance"].items():
