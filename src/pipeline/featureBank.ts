@@ -10,6 +10,17 @@ import { resizeBilinear } from "./resize.js";
 /** Nearest-neighbour distances of `queries` (n x dim rows) to the bank rows `bank` (m x dim). */
 export type NearestFn = (queries: Float32Array, n: number, bank: Float32Array, m: number, dim: number) => Promise<Float32Array>;
 
+/** The arrays one after another in one array. */
+export function concat(arrays: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(arrays.reduce((a, b) => a + b.length, 0));
+  let o = 0;
+  for (const a of arrays) {
+    out.set(a, o);
+    o += a.length;
+  }
+  return out;
+}
+
 /**
  * Greedy k-center coreset (PatchCore): indices of at most `max` rows of `rows` (n x dim) such that
  * every row is close to one of them. Deterministic: starts from row 0. Cost max x n x dim.
@@ -81,12 +92,7 @@ export async function buildBank(parts: readonly Float32Array[], dim: number, max
     if (others.length === 0 || sizes[i] === 0) continue;
     loo.push(await nearest(parts[i], sizes[i], pickRows(all, others, dim), others.length, dim));
   }
-  const d = new Float32Array(loo.reduce((a, b) => a + b.length, 0));
-  let o = 0;
-  for (const x of loo) {
-    d.set(x, o);
-    o += x.length;
-  }
+  const d = concat(loo);
   if (d.length === 0) throw new RangeError("a feature bank needs at least two parts to calibrate");
   const offset = quantile(d, 0.5);
   const scale = Math.max(quantile(d, 0.999) - offset, 1e-6);

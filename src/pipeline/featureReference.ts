@@ -1,6 +1,7 @@
 import type { Tiling } from "../config/schema.js";
 import type { ModelManifest } from "../modelManifest.js";
 import type { RoiFrame, Tile } from "../types.js";
+import { concat } from "./featureBank.js";
 import type { BankData } from "./inferProtocol.js";
 import type { FeatureBatch } from "./inferenceEngine.js";
 import type { InspectImage } from "./inspect.js";
@@ -95,16 +96,6 @@ export async function buildFeatureReference(engine: FeatureSource, images: reado
     model: { name: m.name, version: m.version },
     created_at: new Date().toISOString(),
   };
-}
-
-function concat(arrays: Float32Array[]): Float32Array {
-  const out = new Float32Array(arrays.reduce((a, b) => a + b.length, 0));
-  let o = 0;
-  for (const a of arrays) {
-    out.set(a, o);
-    o += a.length;
-  }
-  return out;
 }
 
 /** The reference as JSON: the bank as base64 of its little-endian float32 values. */

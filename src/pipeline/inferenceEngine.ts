@@ -176,10 +176,14 @@ export class InferenceEngine {
 
   /** Infers one batch of tiles and returns their calibrated maps. */
   async run(tiles: readonly Tile[]): Promise<BatchResult> {
-    const size = this.inputSize;
+    return this.runPacked(this.pack(tiles), tiles);
+  }
+
+  /** The tiles' inputs packed in one pooled buffer, in order. */
+  private pack(tiles: readonly Tile[]): Float32Array {
     const packed = this.inputBuffer(tiles.length);
-    tiles.forEach((t, i) => packed.set(t.input, i * size));
-    return this.runPacked(packed, tiles);
+    tiles.forEach((t, i) => packed.set(t.input, i * this.inputSize));
+    return packed;
   }
 
   /**
@@ -203,16 +207,9 @@ export class InferenceEngine {
     return { maps, ms: r.ms, nn_ms: r.nn_ms };
   }
 
-  /** Whether the model has a features output (and so can take a feature reference). */
-  get hasFeatures(): boolean {
-    return Boolean(this.manifest.outputs.features);
-  }
-
   /** The patch features of a batch of tiles (the model's "features" output). */
   async features(tiles: readonly Tile[]): Promise<FeatureBatch> {
-    const packed = this.inputBuffer(tiles.length);
-    tiles.forEach((t, i) => packed.set(t.input, i * this.inputSize));
-    const r = await this.runRaw(packed, tiles.length, { features: true });
+    const r = await this.runRaw(this.pack(tiles), tiles.length, { features: true });
     if (!r.features || !r.feature_dims) throw new Error("the model returned no features");
     return { features: r.features, dims: r.feature_dims };
   }
