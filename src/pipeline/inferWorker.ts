@@ -64,10 +64,10 @@ function bankState(d: BankData): BankState {
   return { m2t: new ort.Tensor("float32", m2t, [dim, count]), sq: new ort.Tensor("float32", sq, [count]), dim, calibration: d.calibration, weight: d.weight };
 }
 
-/** Nearest-neighbour distances of features laid out [1, C, h, w] to a bank. */
+/** Nearest-neighbour distances of features laid out [N, C, h, w] (`dims`) to a bank: N x h x w. */
 async function distances(features: Float32Array, dims: number[], bank: BankState): Promise<Float32Array> {
   const nn = await nnSession();
-  const x = new ort.Tensor("float32", features, [1, ...dims]);
+  const x = new ort.Tensor("float32", features, dims);
   const out = await nn.run({ features: x, bank_m2t: bank.m2t, bank_sq: bank.sq });
   const d = Float32Array.from(out.distance.data as Float32Array);
   out.distance.dispose?.();
@@ -85,7 +85,7 @@ function channelsFirst(rows: Float32Array, n: number, dim: number): Float32Array
 async function build(req: Extract<WorkerRequest, { op: "bank_build" }>): Promise<BankBuiltReply> {
   const t0 = performance.now();
   const b = await buildBank(req.parts, req.dim, req.max, (q, n, bank, m, dim) =>
-    distances(channelsFirst(q, n, dim), [dim, 1, n], bankState({ features: bank, dim, count: m, calibration: { offset: 0, scale: 1 }, weight: 1 })),
+    distances(channelsFirst(q, n, dim), [1, dim, 1, n], bankState({ features: bank, dim, count: m, calibration: { offset: 0, scale: 1 }, weight: 1 })),
   );
   return { op: "bank_built", session: req.session, id: req.id, ...b, ms: performance.now() - t0 };
 }
@@ -106,6 +106,19 @@ function intraOpThreads(configured: number): number {
 }
 
 yieldToMainThread();
+
+/**
+ * The outputs to fetch: the model's outputs in its own order, up to the last one needed, then
+ * picked by name. onnxruntime-node 1.23 returns a subset of the fetches under the wrong names
+ * unless they are the model's first outputs in order (onnxruntime issue #26865, fixed upstream by
+ * PR #26939): asking for [map] of a [features, map] model gives the features. A prefix is always
+ * right, and leaves out the features when no bank needs them (a copy of 64 x 32 x 32 per tile).
+ */
+function fetches(s: SessionState, withFeatures: boolean): string[] {
+  const names = s.session.outputNames;
+  const needed = [s.mapName, s.scoreName, withFeatures ? s.featuresName : null].filter((n): n is string => n !== null);
+  return names.slice(0, Math.max(...needed.map((n) => names.indexOf(n))) + 1);
+}
 
 function describe(meta: readonly ort.InferenceSession.ValueMetadata[]) {
   return meta.map((m) => ({ name: m.name, shape: m.isTensor ? m.shape.map((d) => (typeof d === "number" && d >= 0 ? d : String(d))) : [], type: m.isTensor ? m.type : "non-tensor" }));
@@ -142,10 +155,7 @@ async function run(req: Extract<WorkerRequest, { op: "run" }>): Promise<RunReply
   const input = new ort.Tensor("float32", req.input.subarray(0, req.n * s.dims.reduce((a, b) => a * b, 1)), [req.n, ...s.dims]);
   const useBanks = req.banks?.some((b) => b !== 0) ?? false;
   if ((req.features || useBanks) && !s.featuresName) throw new Error("the model has no features output: it cannot take a feature reference");
-  // Every output, then pick by name: onnxruntime-node 1.23 returns a subset of the fetches under
-  // the wrong names unless they are the model's first outputs in order (onnxruntime issue #26865,
-  // fixed upstream by PR #26939), so asking for [map] of a [features, map] model gives features.
-  const out = await s.session.run({ [s.inputName]: input });
+  const out = await s.session.run({ [s.inputName]: input }, fetches(s, req.features || useBanks));
   const map = out[s.mapName];
   const [, , mh, mw] = map.dims as number[];
   // Copy out of ORT's buffer into one we own (and transfer), calibrating on the way.
@@ -163,11 +173,17 @@ async function run(req: Extract<WorkerRequest, { op: "run" }>): Promise<RunReply
     const all = f.data as Float32Array;
     const per = featureDims.reduce((a, b) => a * b, 1);
     const [, fh, fw] = featureDims;
-    for (let i = 0; useBanks && i < req.n; i++) {
-      const bank = banks.get(req.banks![i]);
+    // One search per run of consecutive tiles with the same bank (usually the whole batch).
+    for (let i = 0, j = 0; useBanks && i < req.n; i = j) {
+      const id = req.banks![i];
+      for (j = i + 1; j < req.n && req.banks![j] === id; j++);
+      const bank = banks.get(id);
       if (!bank) continue;
-      const d = await distances(all.subarray(i * per, (i + 1) * per), featureDims, bank);
-      fuseDistances(maps.subarray(i * mh * mw, (i + 1) * mh * mw), mh, mw, d, fh, fw, bank.calibration, bank.weight);
+      const d = await distances(all.subarray(i * per, j * per), [j - i, ...featureDims], bank);
+      for (let t = i; t < j; t++) {
+        const k = t - i;
+        fuseDistances(maps.subarray(t * mh * mw, (t + 1) * mh * mw), mh, mw, d.subarray(k * fh * fw, (k + 1) * fh * fw), fh, fw, bank.calibration, bank.weight);
+      }
     }
     if (req.features) features = Float32Array.from(all);
   }
