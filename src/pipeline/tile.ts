@@ -1,14 +1,21 @@
 import type { Tiling } from "../config/schema.js";
 import type { ModelManifest } from "../modelManifest.js";
 import type { PixelFormat, RoiFrame, Tile, TileRect } from "../types.js";
+import { halveBytes, halveWords, TILE_ALIGN } from "./halve.js";
 
-/** Tile starts along one axis: first at 0, last flush with the end, evenly spread, overlap at least `overlap`. */
+/**
+ * Tile starts along one axis: first at 0, last flush with the end, evenly spread, overlap at least
+ * `overlap`. All but the last sit on a multiple of TILE_ALIGN px (so a tile's rows start on a
+ * 32-bit word, see halveWords); the spacing leaves room for that rounding.
+ */
 export function axisStarts(length: number, tile: number, overlap: number): number[] {
   if (length <= tile) return [0];
-  const stride = tile - overlap;
+  const align = tile - overlap > TILE_ALIGN ? TILE_ALIGN : 1;
+  const stride = tile - overlap - (align - 1);
   const n = Math.ceil((length - tile) / stride) + 1;
   const starts: number[] = [];
-  for (let i = 0; i < n; i++) starts.push(Math.round((i * (length - tile)) / (n - 1)));
+  for (let i = 0; i < n - 1; i++) starts.push(align * Math.floor((i * (length - tile)) / (n - 1) / align));
+  starts.push(length - tile);
   return starts;
 }
 
@@ -55,7 +62,8 @@ export function sampleTile(
     b[c] = -spec.mean[c] / spec.std[c];
   }
   if (sx === 2 && sy === 2 && rect.x >= 0 && rect.y >= 0 && rect.x + rect.width <= W && rect.y + rect.height <= H && (ch === 1 || k === 3)) {
-    halve(data, W, ch, rect, mw, mh, k, a, b, out);
+    const f = { a: a.map((v) => v / 4), b };
+    if (!halveWords(data, W, ch, rect, mw, mh, k, f, out)) halveBytes(data, W, ch, rect, mw, mh, k, f, out);
     return;
   }
   // Byte offsets of the two source columns of every output column, and the blend between them.
@@ -114,46 +122,6 @@ export function sampleTile(
       q = data[i10 + 2] + (data[i11 + 2] - data[i10 + 2]) * wx;
       p += (t + (q - t) * fy) * 0.114;
       out[o + u] = p * a[0] + b[0];
-    }
-  }
-}
-
-/**
- * sampleTile() for a tile twice the model's input inside the image (512 px tiles for a 256 px
- * model): the bilinear sample at each output centre falls exactly between four pixels, so it is
- * their mean. Summing four bytes per value costs a third of the general path.
- */
-function halve(data: Uint8Array, W: number, ch: number, rect: TileRect, mw: number, mh: number, k: number, a: number[], b: number[], out: Float32Array): void {
-  const plane = mw * mh;
-  const rowBytes = W * ch;
-  for (let v = 0; v < mh; v++) {
-    let r0 = (rect.y + 2 * v) * rowBytes + rect.x * ch;
-    let r1 = r0 + rowBytes;
-    const o = v * mw;
-    if (ch === 3) {
-      const a0 = a[0] / 4, a1 = a[1] / 4, a2 = a[2] / 4, b0 = b[0], b1 = b[1], b2 = b[2];
-      const o1 = o + plane, o2 = o + 2 * plane;
-      for (let u = 0; u < mw; u++, r0 += 6, r1 += 6) {
-        out[o + u] = (data[r0] + data[r0 + 3] + data[r1] + data[r1 + 3]) * a0 + b0;
-        out[o1 + u] = (data[r0 + 1] + data[r0 + 4] + data[r1 + 1] + data[r1 + 4]) * a1 + b1;
-        out[o2 + u] = (data[r0 + 2] + data[r0 + 5] + data[r1 + 2] + data[r1 + 5]) * a2 + b2;
-      }
-      continue;
-    }
-    if (k === 3) {
-      const a0 = a[0] / 4, a1 = a[1] / 4, a2 = a[2] / 4, b0 = b[0], b1 = b[1], b2 = b[2];
-      const o1 = o + plane, o2 = o + 2 * plane;
-      for (let u = 0; u < mw; u++, r0 += 2, r1 += 2) {
-        const p = data[r0] + data[r0 + 1] + data[r1] + data[r1 + 1];
-        out[o + u] = p * a0 + b0;
-        out[o1 + u] = p * a1 + b1;
-        out[o2 + u] = p * a2 + b2;
-      }
-      continue;
-    }
-    for (let u = 0; u < mw; u++, r0 += 2, r1 += 2) {
-      const p = (data[r0] + data[r0 + 1] + data[r1] + data[r1 + 1]) / 4;
-      for (let c = 0; c < k; c++) out[c * plane + o + u] = p * a[c] + b[c];
     }
   }
 }

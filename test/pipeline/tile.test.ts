@@ -79,3 +79,63 @@ describe("sampleTile", () => {
     assert.ok(out.every((v) => Math.abs(v - 1) < 1e-5));
   });
 });
+
+/** Bilinear sample of `img` at tile output (u, v), edges clamped: the definition sampleTile follows. */
+function bilinear(img: { width: number; height: number; data: Uint8Array }, ch: number, c: number, rect: { x: number; y: number; width: number; height: number }, mw: number, mh: number, u: number, v: number): number {
+  const at = (x: number, y: number) => img.data[(y * img.width + x) * ch + c];
+  const gx = Math.min(Math.max(rect.x + ((u + 0.5) * rect.width) / mw - 0.5, 0), img.width - 1);
+  const gy = Math.min(Math.max(rect.y + ((v + 0.5) * rect.height) / mh - 0.5, 0), img.height - 1);
+  const x0 = Math.floor(gx), y0 = Math.floor(gy);
+  const x1 = Math.min(x0 + 1, img.width - 1), y1 = Math.min(y0 + 1, img.height - 1);
+  const fx = gx - x0, fy = gy - y0;
+  const top = at(x0, y0) * (1 - fx) + at(x1, y0) * fx;
+  const bottom = at(x0, y1) * (1 - fx) + at(x1, y1) * fx;
+  return top * (1 - fy) + bottom * fy;
+}
+
+describe("sampleTile, 2:1 tiles", () => {
+  // Widths with rows of whole words and not, tiles on a word and off it, buffers at offsets 0, 4
+  // and 1 inside a larger ArrayBuffer: the word path and the byte path must agree with bilinear.
+  for (const format of ["RGB", "GRAY8"] as const) {
+    for (const [width, x, offset, k] of [
+      [64, 8, 0, 3],
+      [64, 8, 4, 3],
+      [64, 8, 1, 3],
+      [64, 6, 0, 3],
+      [62, 4, 0, 3],
+      [64, 12, 0, 1],
+    ]) {
+      if (format === "RGB" && k === 1) continue;
+      it(`${format} ${width} px wide, tile at x ${x}, buffer offset ${offset}, ${k}-channel model`, () => {
+        const ch = format === "RGB" ? 3 : 1;
+        const height = 40;
+        const backing = new Uint8Array(offset + width * height * ch);
+        let s = 12345;
+        for (let i = 0; i < backing.length; i++) backing[i] = (s = (s * 1103515245 + 12345) >>> 0) >>> 24;
+        const img = { width, height, format, data: backing.subarray(offset) };
+        const spec: InputSpec = { name: "x", layout: "NCHW", channels: k as 1 | 3, height: 12, width: 16, dynamic_batch: true, scale: 255, mean: [0.5, 0.4, 0.3].slice(0, k), std: [0.25, 0.2, 0.3].slice(0, k) };
+        const rect = { x, y: 6, width: 32, height: 24 };
+        const out = new Float32Array(k * 12 * 16);
+        sampleTile(img, rect, spec, out);
+        for (let c = 0; c < k; c++) {
+          for (let v = 0; v < 12; v++) {
+            for (let u = 0; u < 16; u++) {
+              const want = (bilinear(img, ch, ch === 3 ? c : 0, rect, 16, 12, u, v) / 255 - spec.mean[c]) / spec.std[c];
+              const got = out[c * 192 + v * 16 + u];
+              assert.ok(Math.abs(got - want) < 1e-5, `channel ${c} (${u}, ${v}): ${got} != ${want}`);
+            }
+          }
+        }
+      });
+    }
+  }
+
+  it("starts tiles on multiples of 4 px, except the last, which stays flush", () => {
+    for (const [length, tile, overlap] of [[1920, 512, 32], [1080, 512, 32], [1001, 256, 64], [700, 64, 8]]) {
+      const s = axisStarts(length, tile, overlap);
+      assert.equal(s.at(-1), length - tile);
+      for (const v of s.slice(0, -1)) assert.equal(v % 4, 0, `${length}/${tile}/${overlap}: start ${v}`);
+      for (let i = 1; i < s.length; i++) assert.ok(s[i - 1] + tile - s[i] >= overlap, `${length}/${tile}/${overlap}: overlap of tile ${i}`);
+    }
+  });
+});
