@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { InferenceEngine } from "../src/pipeline/inferenceEngine.js";
-import { lagMonitor, loadNow, round } from "./stats.js";
+import { lagMonitor, loadNow, round, stealMeter } from "./stats.js";
 
 /** Raw model throughput at one batch size. */
 export interface RawResult {
@@ -15,6 +15,8 @@ export interface RawResult {
    * when this thread does nothing but wait (only through the worker).
    */
   idle_loop_lag_p99_ms?: number;
+  /** Share of the box's CPU time stolen by the hypervisor during the loop (see stealMeter). */
+  steal?: number;
 }
 
 /** A deterministic input batch (values of the order of normalised pixels). */
@@ -33,6 +35,7 @@ export async function rawThroughWorker(engine: InferenceEngine, batch: number, s
   for (let i = 0; i < 3; i++) await engine.runRaw(template.slice(), batch);
   const load = loadNow();
   const lag = lagMonitor();
+  const steal = stealMeter();
   let runs = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < seconds * 1000) {
@@ -41,7 +44,7 @@ export async function rawThroughWorker(engine: InferenceEngine, batch: number, s
   }
   const s = (performance.now() - t0) / 1000;
   lag.stop();
-  return { batch, tiles_per_s: round((runs * batch) / s, 1), batch_ms: round((s * 1000) / runs, 1), runs, load1: load.load1, idle_loop_lag_p99_ms: lag.p99() };
+  return { batch, tiles_per_s: round((runs * batch) / s, 1), batch_ms: round((s * 1000) / runs, 1), runs, load1: load.load1, idle_loop_lag_p99_ms: lag.p99(), steal: steal() };
 }
 
 /**

@@ -4,7 +4,8 @@ import { InspectionPipeline, type Inferencer } from "../src/pipeline/pipeline.js
 import { tilePlan } from "../src/pipeline/tile.js";
 import { resultPayload } from "../src/publish/topics.js";
 import type { Logger } from "../src/service/logger.js";
-import { lagMonitor, loadNow, mainThreadCpuS, mean, quantile, round, rssMb } from "./stats.js";
+import { lagMonitor, loadNow, mainThreadCpuS, mean, quantile, round, rssMb, stealMeter } from "./stats.js";
+import type { RawResult } from "./raw.js";
 import { syntheticCameras } from "./syntheticCameras.js";
 import { Subject, takeUntil } from "rxjs";
 
@@ -53,16 +54,39 @@ export interface ScenarioResult {
   rss_start_mb: number;
   rss_end_mb: number;
   load1: number;
-  /** Raw model throughput measured just before this scenario (the box's load drifts). */
+  /** Share of the box's CPU time stolen by the hypervisor over the window (see stealMeter). */
+  steal: number;
+  /** Raw model throughput: the mean of the loops just before and just after this scenario. */
   raw_tiles_per_s: number;
-  /** Loop lag p99 during that raw loop, with this thread idle: the floor set by the box. */
+  /** The raw loop before the scenario, and after it (the box's speed drifts within minutes). */
+  raw_before_tiles_per_s: number;
+  raw_after_tiles_per_s: number;
+  /** Steal during the raw loops before and after. */
+  raw_steal: number;
+  /** Loop lag p99 during the raw loop before, with this thread idle: the floor set by the box. */
   raw_loop_lag_p99_ms: number;
   /** tiles_per_s / raw_tiles_per_s. */
   over_raw: number;
 }
 
-/** Runs one scenario through a fresh InspectionPipeline on a shared engine. */
-export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settings: PipelineConfig, log: Logger, raw: { tiles_per_s: number; batch_ms: number; idle_loop_lag_p99_ms?: number }, progress: (done: number) => void): Promise<ScenarioResult> {
+/** Sets a result's raw figures from the raw loops measured before and after it. */
+export function withRaw(r: ScenarioResult, before: RawResult, after: RawResult): ScenarioResult {
+  const raw = (before.tiles_per_s + after.tiles_per_s) / 2;
+  return {
+    ...r,
+    raw_tiles_per_s: round(raw, 1),
+    raw_before_tiles_per_s: before.tiles_per_s,
+    raw_after_tiles_per_s: after.tiles_per_s,
+    raw_steal: round(((before.steal ?? NaN) + (after.steal ?? NaN)) / 2, 3),
+    over_raw: round(r.tiles_per_s / raw, 3),
+  };
+}
+
+/**
+ * Runs one scenario through a fresh InspectionPipeline on a shared engine. `raw` is the raw loop
+ * measured just before (for the latency budget); the caller adds the one after with withRaw().
+ */
+export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settings: PipelineConfig, log: Logger, raw: RawResult, progress: (done: number) => void): Promise<ScenarioResult> {
   const ids = Array.from({ length: spec.cameras }, (_, i) => `cam${i}`);
   const cameras: CameraConfig[] = ids.map((id) => cameraSchema.parse({ id, kind: "test", width: spec.width, height: spec.height, tiling: spec.tiling }));
   let batches = 0, batchTiles = 0, batchMs = 0;
@@ -111,11 +135,13 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
   const rssStart = rssMb();
   const cpu0 = mainThreadCpuS();
   const load = loadNow();
+  const steal = stealMeter();
   measuring = true;
   const t0 = performance.now();
   await tick(spec.seconds, spec.warmup_s);
   measuring = false;
   const window = (performance.now() - t0) / 1000;
+  const stolen = steal();
   lag.stop();
   const rssEnd = rssMb();
   const droppedN = dropped() - dropped0;
@@ -148,7 +174,11 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
     rss_start_mb: rssStart,
     rss_end_mb: rssEnd,
     load1: load.load1,
+    steal: stolen,
     raw_tiles_per_s: raw.tiles_per_s,
+    raw_before_tiles_per_s: raw.tiles_per_s,
+    raw_after_tiles_per_s: NaN,
+    raw_steal: raw.steal ?? NaN,
     raw_loop_lag_p99_ms: raw.idle_loop_lag_p99_ms ?? NaN,
     over_raw: round(batchTiles / window / raw.tiles_per_s, 3),
   };

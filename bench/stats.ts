@@ -57,3 +57,27 @@ export function mainThreadCpuS(): number {
     return NaN;
   }
 }
+
+/** Cumulative CPU ticks of the whole box (Linux /proc/stat): all, and stolen by the hypervisor. */
+function cpuTicks(): { total: number; steal: number } {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already inside user).
+    return { total: f.slice(0, 8).reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch {
+    return { total: NaN, steal: NaN };
+  }
+}
+
+/**
+ * Share of the box's CPU time the hypervisor gave to other guests between start() and the call
+ * of the function it returns: on a shared VM this moves the raw throughput by tens of per cent
+ * within minutes, so every figure carries it. NaN off Linux.
+ */
+export function stealMeter(): () => number {
+  const t0 = cpuTicks();
+  return () => {
+    const t1 = cpuTicks();
+    return round((t1.steal - t0.steal) / Math.max(1, t1.total - t0.total), 3);
+  };
+}
