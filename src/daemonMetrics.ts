@@ -3,6 +3,7 @@
  * stage: the stages only expose counters, this file names them for Prometheus.
  */
 import type { CameraPipelineStats } from "./pipeline/pipeline.js";
+import type { CommandStats } from "./publish/commandChannel.js";
 import type { PublisherStats } from "./publish/mqttPublisher.js";
 import type { CollectedMetric, MetricsRegistry } from "./service/metrics.js";
 import { systemCollector } from "./service/systemMetrics.js";
@@ -29,7 +30,7 @@ export interface MetricSources {
   inflight: () => number;
   publisher: () => PublisherStats | null;
   thumbnails: () => { rendered: number; skipped: number; errors: number };
-  commands: () => { accepted: number; rejected: number };
+  commands: () => CommandStats;
 }
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -118,6 +119,7 @@ export class DaemonMetrics {
       { name: "linewatch_mqtt_refused_total", help: "Results the broker refused (MQTT 5 reason code, e.g. its ACL); dropped", type: "counter", samples: [{ value: pub?.refused ?? 0 }] },
       { name: "linewatch_mqtt_reconnects_total", help: "Connections to the broker after the first", type: "counter", samples: [{ value: pub?.reconnects ?? 0 }] },
       { name: "linewatch_commands_total", help: "Commands received on .../set topics, by result", type: "counter", samples: [{ labels: { result: "accepted" }, value: cmds.accepted }, { labels: { result: "rejected" }, value: cmds.rejected }] },
+      { name: "linewatch_command_answers_best_effort_total", help: "Command answers sent at QoS 0 because the cap of answers awaiting the broker's acknowledgement was reached", type: "counter", samples: [{ labels: {}, value: cmds.answers_best_effort }] },
       { name: "process_open_fds", help: "Open file descriptors of linewatch", type: "gauge", samples: [{ value: openFds() }] },
       { name: "nodejs_eventloop_lag_p99_seconds", help: "99th percentile of the event-loop delay since the last scrape, seconds", type: "gauge", samples: [{ value: Number.isFinite(lag.p99) ? lag.p99 : 0 }] },
       { name: "nodejs_eventloop_lag_max_seconds", help: "Largest event-loop delay since the last scrape, seconds", type: "gauge", samples: [{ value: Number.isFinite(lag.max) ? lag.max : 0 }] },

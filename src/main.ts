@@ -124,7 +124,7 @@ export class Daemon {
       inflight: () => pipeline.inflight,
       publisher: () => this.publisher?.stats() ?? null,
       thumbnails: () => this.thumbs.stats(),
-      commands: () => this.commands?.stats() ?? { accepted: 0, rejected: 0 },
+      commands: () => this.commands?.stats() ?? { accepted: 0, rejected: 0, answers_best_effort: 0 },
     });
     this.supervisor = setInterval(() => this.tick(), 1000);
     this.supervisor.unref();

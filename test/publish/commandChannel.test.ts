@@ -2,21 +2,25 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { describe, it } from "node:test";
 import type { MqttClient } from "mqtt";
-import { CommandChannel, MAX_COMMAND_BYTES, type Command } from "../../src/publish/commandChannel.js";
+import { CommandChannel, MAX_ANSWERS_AWAITING_ACK, MAX_COMMAND_BYTES, type Command } from "../../src/publish/commandChannel.js";
 import { captureLogger } from "./fixtures.js";
 
 /** Just enough of an mqtt.js client: subscribe and publish are recorded, messages are emitted by the test. */
 class FakeClient extends EventEmitter {
   connected = true;
   subscribed: string[][] = [];
-  published: { topic: string; payload: Record<string, unknown> }[] = [];
+  published: { topic: string; payload: Record<string, unknown>; qos: number }[] = [];
+  /** While set, QoS 1 publishes are not acknowledged: their callbacks wait here, as behind a broker that lost the PUBACKs. */
+  holdAcks = false;
+  held: ((err?: Error) => void)[] = [];
   subscribe(topics: string[], _opts: unknown, cb: (err?: Error) => void): void {
     this.subscribed.push(topics);
     cb();
   }
-  publish(topic: string, payload: string, _opts: unknown, cb: (err?: Error) => void): void {
-    this.published.push({ topic, payload: JSON.parse(payload) as Record<string, unknown> });
-    cb();
+  publish(topic: string, payload: string, opts: { qos: number }, cb: (err?: Error) => void): void {
+    this.published.push({ topic, payload: JSON.parse(payload) as Record<string, unknown>, qos: opts.qos });
+    if (this.holdAcks && opts.qos > 0) this.held.push(cb);
+    else cb();
   }
 }
 
@@ -42,7 +46,7 @@ describe("CommandChannel", () => {
     send("lw/box/side/enroll/set", '{"clear": true}');
     assert.deepEqual(commands, [{ camera: "top", name: "enroll", payload: { frames: 5 } }, { camera: "side", name: "enroll", payload: { clear: true } }]);
     assert.deepEqual(client.published, []);
-    assert.deepEqual(ch.stats(), { accepted: 2, rejected: 0 });
+    assert.deepEqual(ch.stats(), { accepted: 2, rejected: 0, answers_best_effort: 0 });
   });
 
   it("refuses bad payloads on the matching state topic with the reason, and counts them", () => {
@@ -68,7 +72,7 @@ describe("CommandChannel", () => {
       assert.equal(answer.payload.ok, false);
       assert.match(String(answer.payload.error), reason);
     });
-    assert.deepEqual(ch.stats(), { accepted: 0, rejected: bad.length });
+    assert.deepEqual(ch.stats(), { accepted: 0, rejected: bad.length, answers_best_effort: 0 });
   });
 
   it("ignores topics of other devices, unknown cameras and deeper levels; stop() detaches", () => {
@@ -78,5 +82,21 @@ describe("CommandChannel", () => {
     send("lw/box/top/enroll/set", '{"frames": 1}');
     assert.equal(commands.length, 0);
     assert.equal(client.published.length, 0);
+  });
+  it("answers at QoS 0 while too many answers await the broker's acknowledgement, and at QoS 1 again once they come", () => {
+    const { client, ch, send } = channel();
+    client.holdAcks = true;
+    const n = MAX_ANSWERS_AWAITING_ACK + 50;
+    for (let i = 0; i < n; i++) send("lw/box/top/enroll/set", "{");
+    assert.equal(client.published.length, n, "every bad command is answered");
+    assert.ok(client.published.slice(0, MAX_ANSWERS_AWAITING_ACK).every((p) => p.qos === 1));
+    assert.ok(client.published.slice(MAX_ANSWERS_AWAITING_ACK).every((p) => p.qos === 0 && p.payload.ok === false));
+    assert.equal(ch.stats().answers_best_effort, 50);
+    // The broker acknowledges what it held: answers go at QoS 1 again.
+    client.holdAcks = false;
+    client.held.splice(0).forEach((cb) => cb());
+    send("lw/box/top/enroll/set", "{");
+    assert.equal(client.published.at(-1)?.qos, 1);
+    assert.equal(ch.stats().answers_best_effort, 50);
   });
 });
