@@ -2,8 +2,7 @@
  * `node --import tsx bench/memoryTrace.ts [--seconds 300] [--fps 20]`: 4 cameras of 512x512 (one
  * tile a frame) through the real pipeline, printing RSS, the JS heap and ArrayBuffer memory every
  * 20 s to stderr, then the window's RSS at start and end on stdout. Tells a leak (heapUsed or
- * arrayBuffers climbing) from the allocator keeping pages (RSS alone rising). Try it with
- * MALLOC_ARENA_MAX=2 in the environment (the systemd unit sets it). Not a test.
+ * arrayBuffers climbing) from the allocator keeping pages (RSS alone rising). Not a test.
  */
 import { parseArgs } from "node:util";
 import { Writable } from "node:stream";
