@@ -8,13 +8,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Writable } from "node:stream";
 import { defaultModelDir } from "../src/config/load.js";
 import type { Tiling } from "../src/config/schema.js";
 import { pipelineSchema } from "../src/config/service.js";
-import { InferenceEngine } from "../src/pipeline/inferenceEngine.js";
 import { tilePlan } from "../src/pipeline/tile.js";
-import { createLogger } from "../src/service/logger.js";
+import { openCpuEngine, quietLog } from "./setup.js";
 import { writeChart } from "./chart.js";
 import { rawInChild, rawThroughWorker, type RawResult } from "./raw.js";
 import { runScenario, withRaw, type ScenarioResult } from "./scenario.js";
@@ -45,11 +43,10 @@ const tiling: Tiling = { mode: "grid", tile: num("tile"), overlap: num("overlap"
 const settings = pipelineSchema.parse({ batch_max_tiles: num("batch"), batch_max_wait_ms: num("wait") });
 const specs = String(a.scenarios).split(",").map((s) => s.split("x").map(Number)).map(([cameras, width, height]) => ({ cameras, width, height }));
 const threads = num("threads");
-const log = createLogger("warn", new Writable({ write: (_c, _e, cb) => cb() }));
 const say = (s: string) => process.stderr.write(`${s}\n`);
 const fmtS = (s: number) => (s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.round(s)}s`);
 
-const engine = await InferenceEngine.open({ dir: String(a.model), providers: [{ kind: "cpu" }], threads }, log);
+const engine = await openCpuEngine(String(a.model), threads);
 const m = engine.manifest;
 say(`bench: model ${m.name} ${m.version} (${m.input.channels}x${m.input.height}x${m.input.width}), tiling grid ${tiling.tile}/${tiling.overlap}, batch ${settings.batch_max_tiles}, wait ${settings.batch_max_wait_ms} ms, threads ${threads || "auto"}, load ${loadNow().load1} on ${loadNow().cores} cores`);
 say(`bench: raw loop through the worker, batch ${settings.batch_max_tiles}, ${a["raw-seconds"]} s ...`);
@@ -70,7 +67,7 @@ let before = rawWorker;
 for (const [i, s] of runs.entries()) {
   const name = `${s.cameras}x${s.width}x${s.height}`;
   let last = 0;
-  const r = await runScenario({ ...s, fps_in: fpsIn, tiling, warmup_s: num("warmup"), seconds: num("seconds") }, engine, settings, log, before, (done) => {
+  const r = await runScenario({ ...s, fps_in: fpsIn, tiling, warmup_s: num("warmup"), seconds: num("seconds") }, engine, settings, quietLog, before, (done) => {
     if (performance.now() - last < 2000) return;
     last = performance.now();
     const left = (runs.length - i) * per - done;

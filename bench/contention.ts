@@ -8,17 +8,14 @@
  * Not a test.
  */
 import { availableParallelism } from "node:os";
-import { Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { defaultModelDir } from "../src/config/load.js";
-import { InferenceEngine } from "../src/pipeline/inferenceEngine.js";
-import { createLogger } from "../src/service/logger.js";
+import { openCpuEngine } from "./setup.js";
 import { rawThroughWorker } from "./raw.js";
 import { mainThreadCpuS, mean, round } from "./stats.js";
 
 const { values: a } = parseArgs({ options: { seconds: { type: "string", default: "4" }, rounds: { type: "string", default: "3" }, batch: { type: "string", default: "8" }, model: { type: "string", default: defaultModelDir } } });
-const log = createLogger("warn", new Writable({ write: (_c, _e, cb) => cb() }));
-const engine = await InferenceEngine.open({ dir: String(a.model), providers: [{ kind: "cpu" }], threads: 0 }, log);
+const engine = await openCpuEngine(String(a.model));
 const src = new Uint8Array(64 << 20);
 const dst = new Uint8Array(64 << 20);
 let sink = 0;

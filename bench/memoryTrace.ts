@@ -5,21 +5,18 @@
  * arrayBuffers climbing) from the allocator keeping pages (RSS alone rising). Not a test.
  */
 import { parseArgs } from "node:util";
-import { Writable } from "node:stream";
 import { defaultModelDir } from "../src/config/load.js";
 import { pipelineSchema } from "../src/config/service.js";
-import { InferenceEngine } from "../src/pipeline/inferenceEngine.js";
-import { createLogger } from "../src/service/logger.js";
+import { openCpuEngine, quietLog } from "./setup.js";
 import { rawThroughWorker } from "./raw.js";
 import { runScenario } from "./scenario.js";
 const { values: a } = parseArgs({ options: { seconds: { type: "string", default: "300" }, fps: { type: "string", default: "20" } } });
-const log = createLogger("warn", new Writable({ write: (_c, _e, cb) => cb() }));
-const engine = await InferenceEngine.open({ dir: defaultModelDir, providers: [{ kind: "cpu" }], threads: 0 }, log);
+const engine = await openCpuEngine(defaultModelDir);
 const raw = await rawThroughWorker(engine, 8, 3);
 const mb = (v: number) => (v / 2 ** 20).toFixed(1);
 const t0 = Date.now();
 const timer = setInterval(() => { const m = process.memoryUsage(); process.stderr.write(`${Math.round((Date.now() - t0) / 1000)}s rss ${mb(m.rss)} heapUsed ${mb(m.heapUsed)} heapTotal ${mb(m.heapTotal)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)}\n`); }, 20_000);
-const r = await runScenario({ cameras: 4, width: 512, height: 512, fps_in: Number(a.fps), tiling: { mode: "grid", tile: 512, overlap: 32 }, warmup_s: 15, seconds: Number(a.seconds) }, engine, pipelineSchema.parse({ batch_max_tiles: 8, batch_max_wait_ms: 20 }), log, raw, () => {});
+const r = await runScenario({ cameras: 4, width: 512, height: 512, fps_in: Number(a.fps), tiling: { mode: "grid", tile: 512, overlap: 32 }, warmup_s: 15, seconds: Number(a.seconds) }, engine, pipelineSchema.parse({ batch_max_tiles: 8, batch_max_wait_ms: 20 }), quietLog, raw, () => {});
 clearInterval(timer);
 console.log(JSON.stringify({ rss: [r.rss_start_mb, r.rss_end_mb], fps: r.fps }));
 await engine.close();
