@@ -94,9 +94,18 @@ export function halveBytes(data: Uint8Array, W: number, ch: number, rect: TileRe
       }
       continue;
     }
-    for (let u = 0; u < mw; u++, r0 += 2, r1 += 2) {
-      const p = data[r0] + data[r0 + 1] + data[r1] + data[r1 + 1];
-      for (let c = 0; c < k; c++) out[c * plane + o + u] = p * a[c] + b[c];
+    if (k === 3) {
+      const a0 = a[0], a1 = a[1], a2 = a[2], b0 = b[0], b1 = b[1], b2 = b[2];
+      const o1 = o + plane, o2 = o + 2 * plane;
+      for (let u = 0; u < mw; u++, r0 += 2, r1 += 2) {
+        const p = data[r0] + data[r0 + 1] + data[r1] + data[r1 + 1];
+        out[o + u] = p * a0 + b0;
+        out[o1 + u] = p * a1 + b1;
+        out[o2 + u] = p * a2 + b2;
+      }
+      continue;
     }
+    const a0 = a[0], b0 = b[0];
+    for (let u = 0; u < mw; u++, r0 += 2, r1 += 2) out[o + u] = (data[r0] + data[r0 + 1] + data[r1] + data[r1 + 1]) * a0 + b0;
   }
 }
