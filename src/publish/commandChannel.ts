@@ -100,17 +100,11 @@ export class CommandChannel {
     const client = this.opts.client;
     if (!client.connected) return;
     const payload = JSON.stringify({ ...body, at: new Date().toISOString() });
-    const topic = commandStateTopic(this.opts.base_topic, this.opts.device, camera, name);
-    if (this.awaitingAck >= MAX_ANSWERS_AWAITING_ACK) {
-      if (this.counts.answers_best_effort++ % 1000 === 0) this.log.warn({ awaiting: this.awaitingAck, best_effort: this.counts.answers_best_effort }, "command answers go at QoS 0 while the broker has not acknowledged earlier ones");
-      client.publish(topic, payload, { qos: 0 }, (err) => {
-        if (err) this.log.debug({ err: err.message, camera, command: name }, "command answer not sent");
-      });
-      return;
-    }
-    this.awaitingAck++;
-    client.publish(topic, payload, { qos: 1 }, (err) => {
-      this.awaitingAck--;
+    const qos = this.awaitingAck < MAX_ANSWERS_AWAITING_ACK ? 1 : 0;
+    if (qos === 1) this.awaitingAck++;
+    else if (this.counts.answers_best_effort++ % 1000 === 0) this.log.warn({ awaiting: this.awaitingAck, best_effort: this.counts.answers_best_effort }, "command answers go at QoS 0 while the broker has not acknowledged earlier ones");
+    client.publish(commandStateTopic(this.opts.base_topic, this.opts.device, camera, name), payload, { qos }, (err) => {
+      if (qos === 1) this.awaitingAck--;
       if (err) this.log.debug({ err: err.message, camera, command: name }, "command answer not sent");
     });
   }
