@@ -26,85 +26,195 @@ function cellCentres(length: number, step: number): Float64Array {
   return g;
 }
 
+/** How one tile rectangle lands on a grid's cells: which cells, and the interpolation weights. */
+interface TileFootprint {
+  /** First cell column, and how many columns the tile covers. */
+  c0: number;
+  cols: number;
+  /** Per covered column: the two map columns it reads and their weights (edge ramp folded in). */
+  u0: Int32Array;
+  u1: Int32Array;
+  wu0: Float32Array;
+  wu1: Float32Array;
+  /** The column ramp alone, for the blend weights. */
+  wu: Float32Array;
+  /** Per covered cell row: its index, the two map rows it reads and their weights (ramp folded in). */
+  rowsOut: Int32Array;
+  v0: Int32Array;
+  v1: Int32Array;
+  wv0: Float32Array;
+  wv1: Float32Array;
+  /** The row ramp alone. */
+  wv: Float32Array;
+}
+
+/**
+ * What every frame of one ROI size and cell step shares: the cells' centres, each tile
+ * rectangle's footprint, and, per set of rectangles, the inverse of the summed blend weights
+ * (the same every frame, so a frame's stitching is one weighted add per cell and one multiply).
+ */
+class StitchGrid {
+  readonly gx: Float64Array;
+  readonly gy: Float64Array;
+  private readonly footprints = new Map<string, TileFootprint>();
+  private readonly inverses = new Map<string, Float32Array>();
+  /** Scratch for one tile's column-interpolated map rows. */
+  scratch = new Float32Array(0);
+
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    step: number,
+  ) {
+    this.gx = cellCentres(width, step);
+    this.gy = cellCentres(height, step);
+  }
+
+  /** The footprint of a tile rectangle with a `mw` x `mh` map (null: it covers no cell). */
+  footprint(rect: TileMap["rect"], mw: number, mh: number, key: string): TileFootprint | null {
+    const hit = this.footprints.get(key);
+    if (hit !== undefined) return hit;
+    const { gx, gy } = this;
+    const x0 = Math.max(0, rect.x), x1 = Math.min(this.width, rect.x + rect.width);
+    const y0 = Math.max(0, rect.y), y1 = Math.min(this.height, rect.y + rect.height);
+    let c0 = 0;
+    while (c0 < gx.length && gx[c0] < x0) c0++;
+    let c1 = c0;
+    while (c1 < gx.length && gx[c1] < x1) c1++;
+    const cols = c1 - c0;
+    if (cols <= 0 || y1 <= y0) return null;
+    const sx = mw / rect.width;
+    const sy = mh / rect.height;
+    const u0 = new Int32Array(cols), u1 = new Int32Array(cols);
+    const wu0 = new Float32Array(cols), wu1 = new Float32Array(cols), wu = new Float32Array(cols);
+    for (let i = 0; i < cols; i++) {
+      const dx = gx[c0 + i] - rect.x;
+      const u = Math.min(Math.max((dx + 0.5) * sx - 0.5, 0), mw - 1);
+      u0[i] = Math.floor(u);
+      u1[i] = Math.min(u0[i] + 1, mw - 1);
+      const fu = u - u0[i];
+      wu[i] = ramp(dx, rect.width);
+      wu0[i] = (1 - fu) * wu[i];
+      wu1[i] = fu * wu[i];
+    }
+    const js: number[] = [];
+    for (let j = 0; j < gy.length; j++) if (gy[j] >= y0 && gy[j] < y1) js.push(j);
+    const n = js.length;
+    const fp: TileFootprint = {
+      c0, cols, u0, u1, wu0, wu1, wu,
+      rowsOut: Int32Array.from(js), v0: new Int32Array(n), v1: new Int32Array(n), wv0: new Float32Array(n), wv1: new Float32Array(n), wv: new Float32Array(n),
+    };
+    for (let k = 0; k < n; k++) {
+      const dy = gy[js[k]] - rect.y;
+      const v = Math.min(Math.max((dy + 0.5) * sy - 0.5, 0), mh - 1);
+      fp.v0[k] = Math.floor(v);
+      fp.v1[k] = Math.min(fp.v0[k] + 1, mh - 1);
+      const fv = v - fp.v0[k];
+      fp.wv[k] = ramp(dy, rect.height);
+      fp.wv0[k] = (1 - fv) * fp.wv[k];
+      fp.wv1[k] = fv * fp.wv[k];
+    }
+    if (this.footprints.size >= MAX_FOOTPRINTS) this.footprints.clear();
+    this.footprints.set(key, fp);
+    return fp;
+  }
+
+  /** 1 / (sum of the blend weights) per cell for these footprints, 0 where no tile reaches. */
+  inverse(tiles: readonly TileFootprint[], key: string): Float32Array {
+    const hit = this.inverses.get(key);
+    if (hit !== undefined) return hit;
+    const gw = this.gx.length;
+    const inv = new Float32Array(gw * this.gy.length);
+    for (const fp of tiles) {
+      for (let k = 0; k < fp.rowsOut.length; k++) {
+        const o = fp.rowsOut[k] * gw + fp.c0;
+        const wv = fp.wv[k];
+        for (let i = 0; i < fp.cols; i++) inv[o + i] += fp.wu[i] * wv;
+      }
+    }
+    for (let i = 0; i < inv.length; i++) inv[i] = inv[i] > 0 ? 1 / inv[i] : 0;
+    if (this.inverses.size >= MAX_INVERSES) this.inverses.clear();
+    this.inverses.set(key, inv);
+    return inv;
+  }
+}
+
+/** Footprints and weight sets kept per grid: a daemon's tile plans are few and fixed. */
+const MAX_FOOTPRINTS = 256;
+const MAX_INVERSES = 8;
+/** Grids kept (one per ROI size and step); eval's images of many sizes cycle through them. */
+const MAX_GRIDS = 16;
+const grids = new Map<string, StitchGrid>();
+
+function gridFor(width: number, height: number, step: number): StitchGrid {
+  const key = `${width}x${height}/${step}`;
+  let g = grids.get(key);
+  if (g !== undefined) {
+    // Most recently used last, so the oldest goes first when the cache is full.
+    grids.delete(key);
+  } else {
+    if (grids.size >= MAX_GRIDS) grids.delete(grids.keys().next().value!);
+    g = new StitchGrid(width, height, step);
+  }
+  grids.set(key, g);
+  return g;
+}
+
 /**
  * Blends tile maps into one map of a `width` x `height` ROI as they arrive: each tile's map is
  * sampled bilinearly at the centres of the ROI map's cells of `step` px (see {@link stitchStep})
  * and overlaps are blended with edge-tapered weights. `add()` costs one pass over the tile's
- * cells, so a frame's stitching is spread over the batches its tiles come back in.
+ * cells, so a frame's stitching is spread over the batches its tiles come back in; the blend
+ * weights depend only on the tile rectangles, so they are summed once per tile plan and reused.
  */
 export class StitchAccumulator {
-  private readonly gx: Float64Array;
-  private readonly gy: Float64Array;
+  private readonly grid: StitchGrid;
   private readonly acc: Float32Array;
-  private readonly wsum: Float32Array;
+  private readonly added: TileFootprint[] = [];
+  private readonly keys: string[] = [];
 
   constructor(
     readonly width: number,
     readonly height: number,
     readonly step = 1,
   ) {
-    this.gx = cellCentres(width, step);
-    this.gy = cellCentres(height, step);
-    this.acc = new Float32Array(this.gx.length * this.gy.length);
-    this.wsum = new Float32Array(this.gx.length * this.gy.length);
+    this.grid = gridFor(width, height, step);
+    this.acc = new Float32Array(this.grid.gx.length * this.grid.gy.length);
   }
 
   /** Blends one tile map in. */
   add(t: TileMap): void {
-    const { gx, gy, acc, wsum } = this;
-    const gw = gx.length;
     const { rect, map, map_width: mw, map_height: mh } = t;
-    const x0 = Math.max(0, rect.x), x1 = Math.min(this.width, rect.x + rect.width);
-    const y0 = Math.max(0, rect.y), y1 = Math.min(this.height, rect.y + rect.height);
-    let c0 = 0;
-    while (c0 < gw && gx[c0] < x0) c0++;
-    let c1 = c0;
-    while (c1 < gw && gx[c1] < x1) c1++;
-    const cols = c1 - c0;
-    if (cols <= 0 || y1 <= y0) return;
-    const sx = mw / rect.width;
-    const sy = mh / rect.height;
+    const key = `${rect.x},${rect.y},${rect.width},${rect.height},${mw},${mh}`;
+    const fp = this.grid.footprint(rect, mw, mh, key);
+    if (fp === null) return;
+    this.added.push(fp);
+    this.keys.push(key);
+    const { acc } = this;
+    const gw = this.grid.gx.length;
+    const { cols, c0, u0, u1, wu0, wu1 } = fp;
     // Separable: interpolate every map row across the columns once (weighted by the column ramp),
-    // then each output row is one lerp between two of those rows.
-    const wu = new Float32Array(cols);
-    const rows = new Float32Array(mh * cols);
-    for (let i = 0; i < cols; i++) {
-      const dx = gx[c0 + i] - rect.x;
-      const u = Math.min(Math.max((dx + 0.5) * sx - 0.5, 0), mw - 1);
-      const u0 = Math.floor(u);
-      const u1 = Math.min(u0 + 1, mw - 1);
-      const fu = u - u0;
-      const w = ramp(dx, rect.width);
-      wu[i] = w;
-      for (let r = 0, m = 0; r < mh; r++, m += mw) rows[r * cols + i] = (map[m + u0] * (1 - fu) + map[m + u1] * fu) * w;
+    // then each output row is one weighted sum of two of those rows.
+    if (this.grid.scratch.length < mh * cols) this.grid.scratch = new Float32Array(mh * cols);
+    const rows = this.grid.scratch;
+    for (let r = 0, m = 0, o = 0; r < mh; r++, m += mw, o += cols) {
+      for (let i = 0; i < cols; i++) rows[o + i] = map[m + u0[i]] * wu0[i] + map[m + u1[i]] * wu1[i];
     }
-    for (let j = 0; j < gy.length; j++) {
-      const py = gy[j];
-      if (py < y0 || py >= y1) continue;
-      const dy = py - rect.y;
-      const v = Math.min(Math.max((dy + 0.5) * sy - 0.5, 0), mh - 1);
-      const v0 = Math.floor(v);
-      const v1 = Math.min(v0 + 1, mh - 1);
-      const fv = v - v0;
-      const wv = ramp(dy, rect.height);
-      const a = wv * (1 - fv), b = wv * fv;
-      const r0 = v0 * cols, r1 = v1 * cols;
-      const o = j * gw + c0;
-      for (let i = 0; i < cols; i++) {
-        acc[o + i] += rows[r0 + i] * a + rows[r1 + i] * b;
-        wsum[o + i] += wu[i] * wv;
-      }
+    const { rowsOut, v0, v1, wv0, wv1 } = fp;
+    for (let k = 0; k < rowsOut.length; k++) {
+      const a = wv0[k], b = wv1[k];
+      const r0 = v0[k] * cols, r1 = v1[k] * cols;
+      const o = rowsOut[k] * gw + c0;
+      for (let i = 0; i < cols; i++) acc[o + i] += rows[r0 + i] * a + rows[r1 + i] * b;
     }
   }
 
   /** The blended map; the accumulator must not be used afterwards. */
   finish(): RoiMap {
-    const { acc, wsum } = this;
-    for (let i = 0; i < acc.length; i++) {
-      const w = wsum[i];
-      acc[i] = w > 0 ? acc[i] / w : 0;
-    }
-    return { data: acc, width: this.gx.length, height: this.gy.length, step: this.step, roi_width: this.width, roi_height: this.height };
+    const { acc } = this;
+    const inv = this.grid.inverse(this.added, this.keys.slice().sort().join(";"));
+    for (let i = 0; i < acc.length; i++) acc[i] *= inv[i];
+    return { data: acc, width: this.grid.gx.length, height: this.grid.gy.length, step: this.step, roi_width: this.width, roi_height: this.height };
   }
 }
 

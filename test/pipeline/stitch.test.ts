@@ -40,4 +40,23 @@ describe("stitchMaps", () => {
     assert.ok(Math.abs(out[32 * 96 + 2] - 1) < 1e-6);
     assert.ok(Math.abs(out[32 * 96 + 93] - 3) < 1e-6);
   });
+
+  it("gives every frame of a plan the same map whatever order its tiles come in", () => {
+    const rects = tilePlan(300, 200, { mode: "grid", tile: 128, overlap: 32 });
+    const tiles = rects.map((r, i) => tileMap(r, 16, (u, v) => Math.sin(u * 0.7 + i) + Math.cos(v * 0.3 - i)));
+    const first = stitchMaps(tiles, 300, 200).data;
+    const again = stitchMaps(tiles.slice().reverse(), 300, 200).data;
+    assert.equal(first.length, again.length);
+    for (let i = 0; i < first.length; i++) assert.ok(Math.abs(first[i] - again[i]) < 1e-5, `cell ${i}: ${first[i]} vs ${again[i]}`);
+  });
+
+  it("weighs a frame by its own tiles, not by another frame's plan on the same ROI", () => {
+    const a = tileMap({ x: 0, y: 0, width: 64, height: 64 }, 8, () => 1);
+    const b = tileMap({ x: 32, y: 0, width: 64, height: 64 }, 8, () => 3);
+    stitchMaps([a, b], 96, 64);
+    const alone = toPixels(stitchMaps([a], 96, 64));
+    // Where a alone covers the overlap its value must stay 1, not be divided by a and b's weights.
+    assert.ok(Math.abs(alone[32 * 96 + 48] - 1) < 1e-6, `overlap value ${alone[32 * 96 + 48]}`);
+    assert.equal(alone[32 * 96 + 80], 0, "cells no tile of this frame covers are 0");
+  });
 });
