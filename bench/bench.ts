@@ -125,7 +125,7 @@ say(`bench: wrote ${join(dir, `bench-${stamp}.json`)} and .png`);
 
 if (a.json) process.stdout.write(JSON.stringify(report) + "\n");
 else {
-  const cols = ["cameras", "width", "height", "fps_in", "fps", "tiles_per_s", "p50_ms", "p95_ms", "p99_ms", "p99_publish_ms", "loop_lag_p99_ms", "mean_batch", "batch_ms", "model_busy", "latency_budget_ms", "dropped", "main_thread_cores", "rss_start_mb", "rss_end_mb", "load1", "steal", "raw_before_tiles_per_s", "raw_after_tiles_per_s", "raw_steal", "raw_loop_lag_p99_ms", "over_raw"] as const;
+  const cols = ["cameras", "width", "height", "fps_in", "fps", "tiles_per_s", "p50_ms", "p95_ms", "p99_ms", "p99_publish_ms", "loop_lag_p99_ms", "mean_batch", "batch_ms", "model_busy", "latency_budget_ms", "dropped", "main_thread_cores", "rss_start_mb", "rss_end_mb", "rss_first_mb", "rss_last_mb", "load1", "steal", "raw_before_tiles_per_s", "raw_after_tiles_per_s", "raw_steal", "raw_loop_lag_p99_ms", "over_raw"] as const;
   console.log(cols.join("\t"));
   for (const r of results) console.log(cols.map((c) => r[c]).join("\t"));
   console.log(`raw tiles/s: mean ${raw}; at the end through the worker ${rawWorkerEnd.tiles_per_s}, bare (no worker) ${rawChild?.tiles_per_s ?? "n/a"}; pipeline/raw at saturation: ${report.pipeline_over_raw}`);

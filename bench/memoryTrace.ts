@@ -18,5 +18,5 @@ const t0 = Date.now();
 const timer = setInterval(() => { const m = process.memoryUsage(); process.stderr.write(`${Math.round((Date.now() - t0) / 1000)}s rss ${mb(m.rss)} heapUsed ${mb(m.heapUsed)} heapTotal ${mb(m.heapTotal)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)}\n`); }, 20_000);
 const r = await runScenario({ cameras: 4, width: 512, height: 512, fps_in: Number(a.fps), tiling: { mode: "grid", tile: 512, overlap: 32 }, warmup_s: 15, seconds: Number(a.seconds) }, engine, pipelineSchema.parse({ batch_max_tiles: 8, batch_max_wait_ms: 20 }), quietLog, raw, () => {});
 clearInterval(timer);
-console.log(JSON.stringify({ rss: [r.rss_start_mb, r.rss_end_mb], fps: r.fps }));
+console.log(JSON.stringify({ rss: [r.rss_start_mb, r.rss_end_mb], rss_first_last_peak: [r.rss_first_mb, r.rss_last_mb, r.rss_peak_mb], fps: r.fps, main_thread_cores: r.main_thread_cores }));
 await engine.close();

@@ -53,6 +53,14 @@ export interface ScenarioResult {
   main_thread_cores: number;
   rss_start_mb: number;
   rss_end_mb: number;
+  /**
+   * RSS sampled once a second over the window: medians of its first and of its last fifth, and its
+   * peak. A single reading moves by tens of MB with the garbage collector's cycle (frame buffers
+   * waiting for the next collection), so growth is judged on these, beside the two readings.
+   */
+  rss_first_mb: number;
+  rss_last_mb: number;
+  rss_peak_mb: number;
   load1: number;
   /** Share of the box's CPU time stolen by the hypervisor over the window (see stealMeter). */
   steal: number;
@@ -122,10 +130,12 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
   const dropped = () => ids.reduce((n, id) => n + pipeline.stats(id).dropped, 0);
 
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const rssSamples: number[] = [];
   const tick = async (seconds: number, base: number) => {
     const end = performance.now() + seconds * 1000;
     while (performance.now() < end) {
       await sleep(Math.min(1000, end - performance.now()));
+      if (measuring) rssSamples.push(rssMb());
       progress(base + seconds - (end - performance.now()) / 1000);
     }
   };
@@ -173,6 +183,7 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
     main_thread_cores: round((mainThreadCpuS() - cpu0) / window, 3),
     rss_start_mb: rssStart,
     rss_end_mb: rssEnd,
+    ...rssSummary(rssSamples),
     load1: load.load1,
     steal: stolen,
     raw_tiles_per_s: raw.tiles_per_s,
@@ -181,6 +192,16 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
     raw_steal: raw.steal ?? NaN,
     raw_loop_lag_p99_ms: raw.idle_loop_lag_p99_ms ?? NaN,
     over_raw: round(batchTiles / window / raw.tiles_per_s, 3),
+  };
+}
+
+/** Medians of the first and last fifth of per-second RSS samples, and their peak. */
+function rssSummary(samples: readonly number[]): Pick<ScenarioResult, "rss_first_mb" | "rss_last_mb" | "rss_peak_mb"> {
+  const n = Math.max(1, Math.floor(samples.length / 5));
+  return {
+    rss_first_mb: round(quantile(samples.slice(0, n), 0.5), 1),
+    rss_last_mb: round(quantile(samples.slice(-n), 0.5), 1),
+    rss_peak_mb: samples.length ? round(Math.max(...samples), 1) : NaN,
   };
 }
 
