@@ -50,3 +50,45 @@ ${panel(W / 2 + PAD / 2, "Latency capture->decision, ms", labels, [
 </svg>`;
   await sharp(Buffer.from(svg)).png().toFile(file);
 }
+
+/** One memory reading of a trace: seconds since the trace began, and MB. */
+export interface MemorySample {
+  t: number;
+  rss: number;
+  heap_used: number;
+  array_buffers: number;
+}
+
+/**
+ * Writes a PNG of memory over time (RSS, ArrayBuffers, JS heap in use), with the measured
+ * window's start marked: whether RSS climbs or holds is what one looks for.
+ */
+export async function writeMemoryChart(file: string, samples: readonly MemorySample[], windowStartS: number, subtitle: string): Promise<void> {
+  const w = W - PAD * 2, h = H - PAD * 2;
+  const tMax = Math.max(1, ...samples.map((s) => s.t));
+  const vMax = Math.max(1, ...samples.map((s) => s.rss)) * 1.1;
+  const x = (t: number) => PAD + (w * t) / tMax;
+  const y = (v: number) => PAD + h - (h * v) / vMax;
+  const series = [
+    { name: "RSS", color: "#3b7dd8", pick: (s: MemorySample) => s.rss },
+    { name: "ArrayBuffers", color: "#e08a2c", pick: (s: MemorySample) => s.array_buffers },
+    { name: "JS heap used", color: "#8fbf5a", pick: (s: MemorySample) => s.heap_used },
+  ];
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${W / 2}" y="16" text-anchor="middle" font-size="11" fill="#555">${esc(subtitle)}</text>
+<text x="${W / 2}" y="${PAD - 30}" text-anchor="middle" font-size="15" font-weight="bold">Memory over time, MB</text>
+<line x1="${PAD}" y1="${PAD + h}" x2="${PAD + w}" y2="${PAD + h}" stroke="#333"/><line x1="${PAD}" y1="${PAD}" x2="${PAD}" y2="${PAD + h}" stroke="#333"/>`;
+  for (let k = 0; k <= 4; k++) {
+    const v = (vMax / 1.1) * (k / 4), t = (tMax * k) / 4;
+    svg += `<text x="${PAD - 5}" y="${y(v) + 4}" text-anchor="end" font-size="10">${v.toFixed(0)}</text>`;
+    svg += `<text x="${x(t)}" y="${PAD + h + 14}" text-anchor="middle" font-size="10">${t.toFixed(0)} s</text>`;
+  }
+  svg += `<line x1="${x(windowStartS)}" y1="${PAD}" x2="${x(windowStartS)}" y2="${PAD + h}" stroke="#c00" stroke-dasharray="5,4"/><text x="${x(windowStartS) + 4}" y="${PAD + 10}" font-size="10" fill="#c00">window starts</text>`;
+  series.forEach((s, j) => {
+    const pts = samples.map((p) => `${x(p.t).toFixed(1)},${y(s.pick(p)).toFixed(1)}`).join(" ");
+    svg += `<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`;
+    svg += `<rect x="${PAD + j * 130}" y="${H - 22}" width="10" height="10" fill="${s.color}"/><text x="${PAD + j * 130 + 14}" y="${H - 13}" font-size="11">${esc(s.name)}</text>`;
+  });
+  await sharp(Buffer.from(`${svg}</svg>`)).png().toFile(file);
+}
