@@ -7,6 +7,15 @@ function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 }
 
+/** A whole chart: the white page, the subtitle at the top, and `body`. */
+function page(subtitle: string, body: string): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${W / 2}" y="16" text-anchor="middle" font-size="11" fill="#555">${esc(subtitle)}</text>
+${body}
+</svg>`;
+}
+
 /** One bar panel: groups of bars per scenario, an optional dashed reference line. */
 function panel(x0: number, title: string, labels: string[], series: { name: string; color: string; values: number[] }[], ref?: { value: number; label: string }): string {
   const w = W / 2 - PAD * 1.5, h = H - PAD * 2;
@@ -35,10 +44,7 @@ function panel(x0: number, title: string, labels: string[], series: { name: stri
 /** Writes a PNG of throughput (beside the raw loops around each scenario, and their mean) and latency per scenario. */
 export async function writeChart(file: string, scenarios: readonly ScenarioResult[], rawTilesPerS: number, subtitle: string): Promise<void> {
   const labels = scenarios.map((s) => `${s.cameras}x${s.height}p`);
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
-<rect width="100%" height="100%" fill="white"/>
-<text x="${W / 2}" y="16" text-anchor="middle" font-size="11" fill="#555">${esc(subtitle)}</text>
-${panel(PAD, "Throughput, tiles/s", labels, [
+  const svg = page(subtitle, `${panel(PAD, "Throughput, tiles/s", labels, [
     { name: "pipeline", color: "#3b7dd8", values: scenarios.map((s) => s.tiles_per_s) },
     { name: "raw around it", color: "#bbb", values: scenarios.map((s) => s.raw_tiles_per_s) },
   ], { value: rawTilesPerS, label: `raw mean ${rawTilesPerS.toFixed(1)}` })}
@@ -46,8 +52,7 @@ ${panel(W / 2 + PAD / 2, "Latency capture->decision, ms", labels, [
     { name: "p50", color: "#8fbf5a", values: scenarios.map((s) => s.p50_ms) },
     { name: "p99", color: "#e08a2c", values: scenarios.map((s) => s.p99_ms) },
     { name: "budget", color: "#999", values: scenarios.map((s) => s.latency_budget_ms) },
-  ])}
-</svg>`;
+  ])}`);
   await sharp(Buffer.from(svg)).png().toFile(file);
 }
 
@@ -74,10 +79,7 @@ export async function writeMemoryChart(file: string, samples: readonly MemorySam
     { name: "ArrayBuffers", color: "#e08a2c", pick: (s: MemorySample) => s.array_buffers },
     { name: "JS heap used", color: "#8fbf5a", pick: (s: MemorySample) => s.heap_used },
   ];
-  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
-<rect width="100%" height="100%" fill="white"/>
-<text x="${W / 2}" y="16" text-anchor="middle" font-size="11" fill="#555">${esc(subtitle)}</text>
-<text x="${W / 2}" y="${PAD - 30}" text-anchor="middle" font-size="15" font-weight="bold">Memory over time, MB</text>
+  let svg = `<text x="${W / 2}" y="${PAD - 30}" text-anchor="middle" font-size="15" font-weight="bold">Memory over time, MB</text>
 <line x1="${PAD}" y1="${PAD + h}" x2="${PAD + w}" y2="${PAD + h}" stroke="#333"/><line x1="${PAD}" y1="${PAD}" x2="${PAD}" y2="${PAD + h}" stroke="#333"/>`;
   for (let k = 0; k <= 4; k++) {
     const v = (vMax / 1.1) * (k / 4), t = (tMax * k) / 4;
@@ -90,5 +92,5 @@ export async function writeMemoryChart(file: string, samples: readonly MemorySam
     svg += `<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`;
     svg += `<rect x="${PAD + j * 130}" y="${H - 22}" width="10" height="10" fill="${s.color}"/><text x="${PAD + j * 130 + 14}" y="${H - 13}" font-size="11">${esc(s.name)}</text>`;
   });
-  await sharp(Buffer.from(`${svg}</svg>`)).png().toFile(file);
+  await sharp(Buffer.from(page(subtitle, svg))).png().toFile(file);
 }

@@ -14,6 +14,8 @@ import { pipelineSchema } from "../src/config/service.js";
 import { openCpuEngine, quietLog } from "./setup.js";
 import { rawThroughWorker } from "./raw.js";
 import { runScenario } from "./scenario.js";
+/** Seconds of load before the measured window. */
+const WARMUP_S = 15;
 const { values: a } = parseArgs({ options: { seconds: { type: "string", default: "300" }, fps: { type: "string", default: "20" }, out: { type: "string" } } });
 const engine = await openCpuEngine(defaultModelDir);
 const raw = await rawThroughWorker(engine, 8, 3);
@@ -26,7 +28,7 @@ const timer = setInterval(() => {
   samples.push({ t, rss: Number(mb(m.rss)), heap_used: Number(mb(m.heapUsed)), array_buffers: Number(mb(m.arrayBuffers)) });
   if (t % 20 < 5) process.stderr.write(`${t}s rss ${mb(m.rss)} heapUsed ${mb(m.heapUsed)} heapTotal ${mb(m.heapTotal)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)}\n`);
 }, 5_000);
-const r = await runScenario({ cameras: 4, width: 512, height: 512, fps_in: Number(a.fps), tiling: { mode: "grid", tile: 512, overlap: 32 }, warmup_s: 15, seconds: Number(a.seconds) }, engine, pipelineSchema.parse({ batch_max_tiles: 8, batch_max_wait_ms: 20 }), quietLog, raw, () => {});
+const r = await runScenario({ cameras: 4, width: 512, height: 512, fps_in: Number(a.fps), tiling: { mode: "grid", tile: 512, overlap: 32 }, warmup_s: WARMUP_S, seconds: Number(a.seconds) }, engine, pipelineSchema.parse({ batch_max_tiles: 8, batch_max_wait_ms: 20 }), quietLog, raw, () => {});
 clearInterval(timer);
 const summary = { rss: [r.rss_start_mb, r.rss_end_mb], rss_first_last_peak: [r.rss_first_mb, r.rss_last_mb, r.rss_peak_mb], fps: r.fps, frames: Math.round(r.fps * Number(a.seconds)), main_thread_cores: r.main_thread_cores };
 console.log(JSON.stringify(summary));
@@ -34,7 +36,7 @@ if (a.out) {
   const label = basename(a.out);
   const args = process.execArgv.filter((f) => !f.startsWith("--import") && f !== "tsx").join(" ");
   writeFileSync(`${a.out}.json`, `${JSON.stringify({ label, at: new Date().toISOString(), node_flags: args, seconds: Number(a.seconds), fps_per_camera: Number(a.fps), ...summary, samples }, null, 1)}\n`);
-  await writeMemoryChart(`${a.out}.png`, samples, 15, `${label}: 4 cameras 512x512 at ${a.fps} fps each, ${summary.frames} frames in the window; node ${args || "(no flags)"}`);
+  await writeMemoryChart(`${a.out}.png`, samples, WARMUP_S, `${label}: 4 cameras 512x512 at ${a.fps} fps each, ${summary.frames} frames in the window; node ${args || "(no flags)"}`);
   process.stderr.write(`wrote ${a.out}.json and .png\n`);
 }
 await engine.close();

@@ -28,6 +28,8 @@ function cellCentres(length: number, step: number): Float64Array {
 
 /** How one tile rectangle lands on a grid's cells: which cells, and the interpolation weights. */
 interface TileFootprint {
+  /** The rectangle and map size it was made for (the key of the caches). */
+  key: string;
   /** First cell column, and how many columns the tile covers. */
   c0: number;
   cols: number;
@@ -71,7 +73,8 @@ class StitchGrid {
   }
 
   /** The footprint of a tile rectangle with a `mw` x `mh` map (null: it covers no cell). */
-  footprint(rect: TileMap["rect"], mw: number, mh: number, key: string): TileFootprint | null {
+  footprint(rect: TileMap["rect"], mw: number, mh: number): TileFootprint | null {
+    const key = `${rect.x},${rect.y},${rect.width},${rect.height},${mw},${mh}`;
     const hit = this.footprints.get(key);
     if (hit !== undefined) return hit;
     const { gx, gy } = this;
@@ -101,7 +104,7 @@ class StitchGrid {
     for (let j = 0; j < gy.length; j++) if (gy[j] >= y0 && gy[j] < y1) js.push(j);
     const n = js.length;
     const fp: TileFootprint = {
-      c0, cols, u0, u1, wu0, wu1, wu,
+      key, c0, cols, u0, u1, wu0, wu1, wu,
       rowsOut: Int32Array.from(js), v0: new Int32Array(n), v1: new Int32Array(n), wv0: new Float32Array(n), wv1: new Float32Array(n), wv: new Float32Array(n),
     };
     for (let k = 0; k < n; k++) {
@@ -120,7 +123,8 @@ class StitchGrid {
   }
 
   /** 1 / (sum of the blend weights) per cell for these footprints, 0 where no tile reaches. */
-  inverse(tiles: readonly TileFootprint[], key: string): Float32Array {
+  inverse(tiles: readonly TileFootprint[]): Float32Array {
+    const key = tiles.map((fp) => fp.key).sort().join(";");
     const hit = this.inverses.get(key);
     if (hit !== undefined) return hit;
     const gw = this.gx.length;
@@ -171,7 +175,6 @@ export class StitchAccumulator {
   private readonly grid: StitchGrid;
   private readonly acc: Float32Array;
   private readonly added: TileFootprint[] = [];
-  private readonly keys: string[] = [];
 
   constructor(
     readonly width: number,
@@ -185,11 +188,9 @@ export class StitchAccumulator {
   /** Blends one tile map in. */
   add(t: TileMap): void {
     const { rect, map, map_width: mw, map_height: mh } = t;
-    const key = `${rect.x},${rect.y},${rect.width},${rect.height},${mw},${mh}`;
-    const fp = this.grid.footprint(rect, mw, mh, key);
+    const fp = this.grid.footprint(rect, mw, mh);
     if (fp === null) return;
     this.added.push(fp);
-    this.keys.push(key);
     const { acc } = this;
     const gw = this.grid.gx.length;
     const { cols, c0, u0, u1, wu0, wu1 } = fp;
@@ -212,7 +213,7 @@ export class StitchAccumulator {
   /** The blended map; the accumulator must not be used afterwards. */
   finish(): RoiMap {
     const { acc } = this;
-    const inv = this.grid.inverse(this.added, this.keys.slice().sort().join(";"));
+    const inv = this.grid.inverse(this.added);
     for (let i = 0; i < acc.length; i++) acc[i] *= inv[i];
     return { data: acc, width: this.grid.gx.length, height: this.grid.gy.length, step: this.step, roi_width: this.width, roi_height: this.height };
   }
