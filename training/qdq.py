@@ -27,15 +27,21 @@ def _consumers(graph):
     return c
 
 
-def plan_int8(model):
-    """Which Convs to quantize, which Relus fold into them, and the activations to calibrate."""
+def plan_int8(model, float_first=False):
+    """Which Convs to quantize, which Relus fold into them, and the activations to calibrate.
+
+    float_first keeps the Convs that read the graph input in float (the image's full range on 3
+    channels: the layer with the fewest weights per output, where rounding hurts most)."""
     g = model.graph
     inits = {i.name: i for i in g.initializer}
     outputs = {o.name for o in g.output}
+    graph_inputs = {i.name for i in g.input}
     consumers = _consumers(g)
     convs, relu, tensors = [], {}, []
     for k, n in enumerate(g.node):
         if n.op_type != "Conv" or n.input[1] not in inits or inits[n.input[1]].dims[0] == 1:
+            continue
+        if float_first and n.input[0] in graph_inputs:
             continue
         if len(n.input) > 2 and n.input[2] and n.input[2] not in inits:
             continue

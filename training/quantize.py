@@ -137,6 +137,8 @@ def main():
     ap.add_argument("--weight-bits", type=int, choices=(7, 8), default=7,
                     help="int8 weight range: 7 = +-63 (default; no int16 saturation on any x86 CPU) or 8 = +-127 (saturates on CPUs without VNNI)")
     ap.add_argument("--recalibrate", choices=("auto", "always", "never"), default="auto")
+    ap.add_argument("--float-first", action=argparse.BooleanOptionalAction, default=True,
+                    help="keep the Conv(s) reading the image in float (default; 0.4.0: map r 0.968 -> 0.987)")
     ap.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     a = ap.parse_args()
 
@@ -160,7 +162,7 @@ def main():
     print(f"calibration: {len(x_cal)} tiles from {used} images; checks on {len(hold)} held-back images", flush=True)
 
     model = onnx.load(src)
-    plan = plan_int8(model)
+    plan = plan_int8(model, float_first=a.float_first)
     with tempfile.TemporaryDirectory() as tmp:
         probe = os.path.join(tmp, "probe.onnx")
         inner = [t for t in plan["tensors"] if t != spec["name"]]
@@ -172,7 +174,8 @@ def main():
     methods = {
         "int8": f"static QDQ (training/qdq.py): {len(plan['convs'])} Convs with per-channel {a.weight_bits}-bit weights, int32 biases, "
                 f"uint8 activations (min/max over {len(x_cal)} calibration tiles), {len(plan['relu'])} Relus folded into their Conv's range; "
-                "Resize, Add and Concat between them uint8; single-channel Convs (map head, blur) and the rest float",
+                "Resize, Add and Concat between them uint8; " + ("the Conv reading the image, " if a.float_first else "") +
+                "single-channel Convs (map head, blur) and the rest float",
         "fp16": "float16 initializers and activations, Casts at the float32 input and outputs (training/qdq.py)"}
 
     views, owner = [], []

@@ -90,6 +90,21 @@ echo "smoke: distillation from an own (wider) segmentation teacher"
 $py "$here/train.py" "${common[@]}" --out "$tmp/w" --width 0.5 --teacher "model:$tmp/s1/student.pt"
 $py "$here/check_model.py" "$tmp/w" $ort
 
+echo "smoke: several widths on the same batches (--also), continued per width (--init A,B), one exported"
+$py "$here/train.py" "${common[@]}" --out "$tmp/m" --seed 3 --also 0.5 --no-export
+$py "$here/train.py" "${common[@]}" --out "$tmp/m2" --seed 4 --holdout-seed 3 --also 0.5 --no-export \
+    --init "$tmp/m/student.pt,$tmp/m/w0.5/student.pt"
+$py - "$tmp/m" "$tmp/m2" <<'PY'
+import sys, torch
+a, b = (torch.load(f"{d}/w0.5/student.pt") for d in sys.argv[1:3])
+assert a["width"] == b["width"] == 0.5 and b["args"]["init"].endswith("m/w0.5/student.pt"), b["args"]["init"]
+assert a["holdout"] == b["holdout"], "--holdout-seed must keep the held-back split across stages"
+print("smoke: --also / --init per width / --holdout-seed ok")
+PY
+$py "$here/train.py" --export-only --out "$tmp/m2/w0.5" --data "$data"
+$py "$here/check_model.py" "$tmp/m2/w0.5" $ort
+$py "$here/test_train.py"
+
 echo "smoke: distillation from precomputed maps beside the images"
 $py "$here/train.py" "${common[@]}" --out "$tmp/f" --teacher files
 $py "$here/check_model.py" "$tmp/f" $ort

@@ -14,8 +14,14 @@ A held-back part of the folder (--holdout) is never trained on: it picks the bes
 is read. The held-back normals are further generated surfaces (indices N and up), written to
 OUT/holdout/ so that export calibrates on them. While --pause-file exists, training waits
 between steps (a box that is also used for timing runs).
+
+On a GPU the synthetic-defect batches (CPU work) are the bottleneck, so one run can train
+several widths on the same batches (--also 2.5,0.5: OUT/w2.5/, OUT/w0.5/) and can be given a
+wall-clock budget (--minutes M): the step count is fixed after the first steps from the
+measured rate and recorded in the checkpoint, so `--steps N` with that N repeats the run.
 """
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -50,12 +56,20 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--size", type=int, default=256, help="model input size, px")
     p.add_argument("--width", type=float, default=1.0, help="student channel multiplier")
+    p.add_argument("--also", default="", help="more widths trained on the same batches, e.g. 2.5,0.5 (OUT/w<W>/)")
+    p.add_argument("--minutes", type=float, default=0.0,
+                   help="wall-clock budget: --steps is replaced by what fits, measured over the first steps")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast in the forward pass (cuda)")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--holdout", type=float, default=0.15, help="fraction held back for calibration")
+    p.add_argument("--holdout-seed", type=int, default=None,
+                   help="seed of the held-back split and its validation defects (default --seed); keep it "
+                        "across the stages of one model (--init) so no stage trains on another's held-back images")
     p.add_argument("--anomaly-p", type=float, default=0.6, help="share of views given a synthetic anomaly")
     p.add_argument("--val-every", type=int, default=100)
     p.add_argument("--teacher", default="none", help="none | bank:TEACHER.pt | model:STUDENT.pt | files[:DIR] (distill.py)")
-    p.add_argument("--init", default=None, help="start from this student.pt (fine-tune / continue)")
+    p.add_argument("--init", default=None,
+                   help="start from this student.pt (fine-tune / continue); with --also, one per width, comma-separated")
     p.add_argument("--device", default="cpu", help="cpu or cuda (the model is exported on CPU either way)")
     p.add_argument("--workers", type=int, default=0, help="data loader processes (synthesis is CPU-bound)")
     p.add_argument("--print-every", type=int, default=20)
@@ -66,6 +80,11 @@ def parse_args(argv=None):
     a = p.parse_args(argv)
     if (a.data is None) == (a.procedural == 0) and not a.export_only:
         p.error("give exactly one of --data and --procedural")
+    a.also = [float(w) for w in a.also.split(",") if w.strip()]
+    if a.init and len(a.init.split(",")) != 1 + len(a.also):
+        p.error(f"--init needs {1 + len(a.also)} checkpoints (one per width), got {a.init}")
+    if a.teacher != "none" and a.also:
+        p.error("--also trains on synthetic masks only; distil one width per run")
     return a
 
 
@@ -73,8 +92,13 @@ def seed_all(seed, threads, device="cpu"):
     torch.manual_seed(seed)
     np.random.seed(seed)
     torch.set_num_threads(threads)
-    # CUDA's bilinear-upsampling backward has no deterministic kernel: bit-exact repeats on CPU only.
-    torch.use_deterministic_algorithms(True, warn_only=device != "cpu")
+    if device == "cpu":
+        torch.use_deterministic_algorithms(True)
+    else:
+        # CUDA's bilinear-upsampling backward has no deterministic kernel, so bit-exact repeats are
+        # CPU-only anyway; on a GPU take cuDNN's fastest convolutions (deterministic ones ran the
+        # first GPU run of the fifth session at 9.7 steps/s).
+        torch.backends.cudnn.benchmark = True
 
 
 def make_batch(ims, paths, rng, args):
@@ -104,7 +128,7 @@ class Batches(torch.utils.data.Dataset):
         self.ims, self.paths, self.args = ims, paths, args
 
     def __len__(self):
-        return self.args.steps
+        return 10 ** 7 if self.args.minutes else self.args.steps
 
     def __getitem__(self, step):
         rng = np.random.RandomState([self.args.seed, step])
@@ -174,6 +198,43 @@ def do_export(args):
                              extra=extra, features=args.features)
 
 
+HOLD_STEPS = 250  # runs of >= 2500 steps start with this many at lr/25 (a --minutes run measures its rate there)
+
+
+def one_cycle(total):
+    """LR factor per step: (HOLD_STEPS at 1/25 in long runs), a cosine warm-up from 1/25 over the
+    next 10 %, a cosine down to ~0 (the shape of torch's OneCycleLR). `total` is a one-element
+    list: a --minutes run sets it after the hold, which it spends at 1/25 whatever the total,
+    so the same total given as --steps repeats the same schedule."""
+    def f(step):
+        n = total[0]
+        hold = HOLD_STEPS if n >= 10 * HOLD_STEPS else 0
+        if step < hold:
+            return 1 / 25
+        step, n = step - hold, n - hold
+        warm = max(1, int(0.1 * n))
+        if step < warm:
+            return 1 / 25 + (1 - 1 / 25) * (1 - np.cos(np.pi * step / warm)) / 2
+        t = min(1.0, (step - warm) / max(1, n - warm))
+        return 1e-4 / 25 + (1 - 1e-4 / 25) * (1 + np.cos(np.pi * t)) / 2
+    return f
+
+
+class Trainee:
+    """One network being trained: its optimiser, schedule, validation history and output folder."""
+
+    def __init__(self, width, out, init, args, total, dev):
+        self.width, self.out, self.init = width, out, init
+        os.makedirs(out, exist_ok=True)
+        self.net = Student(width)
+        if init:
+            self.net.load_state_dict(torch.load(init, map_location="cpu", weights_only=False)["state"])
+        self.net.to(dev)
+        self.opt = torch.optim.AdamW(self.net.parameters(), lr=args.lr, weight_decay=1e-4)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, one_cycle(total))
+        self.best, self.best_state, self.hist, self.run = -1.0, None, [], 0.0
+
+
 def seg_loss(logits, mask):
     """Focal (gamma 2) + soft Dice at input resolution: thin scratches survive the 1/4 map."""
     up = F.interpolate(logits, size=mask.shape[-2:], mode="bilinear", align_corners=False)
@@ -225,68 +286,92 @@ def main(argv=None):
     if args.export_only:
         do_export(args)
         return
+    hseed = args.seed if args.holdout_seed is None else args.holdout_seed
     if args.procedural:
         ims, train_p, hold, hold_p = procedural_data(args)
     else:
         paths = list_images(args.data)
-        train_p, hold_p = split_holdout(paths, args.holdout, args.seed)
+        train_p, hold_p = split_holdout(paths, args.holdout, hseed)
         ims = [load_rgb(p) for p in train_p]
         hold = [load_rgb(p) for p in hold_p]
-    val = make_valset(hold, args.seed, args.size)
+    val = make_valset(hold, hseed, args.size)
     targets = None if args.teacher == "none" else Targets(args.teacher, args.data, train_p, args.size)
-    net = Student(args.width)
+    dev = torch.device(args.device)
     if targets is not None and targets.kind in ("bank", "model"):
         targets.net.to(args.device)
-    if args.init:
-        net.load_state_dict(torch.load(args.init, map_location="cpu")["state"])
-    print(f"train {len(ims)} images, holdout {len(hold)}; student {count_flops(net, args.size) / 1e9:.2f} GFLOP, "
-          f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M params", flush=True)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.1)
-    dev = torch.device(args.device)
-    net.to(dev)
+    widths = [args.width] + args.also
+    inits = args.init.split(",") if args.init else [None] * len(widths)
+    total = [10 ** 7 if args.minutes else args.steps]
+    nets = [Trainee(w, args.out if k == 0 else os.path.join(args.out, f"w{w:g}"), inits[k], args, total, dev)
+            for k, w in enumerate(widths)]
+    print(f"train {len(ims)} images, holdout {len(hold)}; " + "; ".join(
+        f"width {t.width:g}: {count_flops(Student(t.width), args.size) / 1e9:.2f} GFLOP, "
+        f"{sum(p.numel() for p in t.net.parameters()) / 1e6:.2f} M params" for t in nets), flush=True)
     mean = torch.tensor(MEAN, device=dev)[None, :, None, None]
     std = torch.tensor(STD, device=dev)[None, :, None, None]
-    best, best_state, hist, t0, run, paused = -1.0, None, [], time.time(), 0.0, 0.0
+    t0, paused = time.time(), 0.0
+    probe = (50, HOLD_STEPS)  # steps between which a --minutes run measures its rate (after warm-up)
+    t_probe = None
+    bf16 = args.bf16 and args.device == "cuda"
+    autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
-    def save():
-        ckpt = {"state": best_state, "width": args.width, "size": args.size, "mean": MEAN, "std": STD,
-                "args": vars(args), "history": hist, "train_seconds": round(time.time() - t0 - paused, 1),
-                "paused_seconds": round(paused, 1),
-                "train_images": len(ims), "torch": torch.__version__, "device": args.device + (f" ({torch.cuda.get_device_name()})"
+    def save(t):
+        ckpt = {"state": t.best_state, "width": t.width, "size": args.size, "mean": MEAN, "std": STD,
+                "args": {**vars(args), "width": t.width, "steps": total[0], "out": t.out, "init": t.init},
+                "history": t.hist, "train_seconds": round(time.time() - t0 - paused, 1),
+                "paused_seconds": round(paused, 1), "trained_with_widths": widths,
+                "train_images": len(ims), "torch": str(torch.__version__), "device": args.device + (f" ({torch.cuda.get_device_name()})"
                                                                        if args.device == "cuda" else ""),
                 "teacher": "none (synthetic-anomaly masks only)" if targets is None else targets.describe, "holdout": [os.path.basename(p) for p in hold_p],
                 "command": "/usr/bin/python3 " + " ".join(shlex.quote(a) for a in sys.argv),
-                "best_val": max(hist, key=lambda h: h["val_select"])}
-        torch.save(ckpt, os.path.join(args.out, "student.pt"))
+                "best_val": max(t.hist, key=lambda h: h["val_select"])}
+        torch.save(ckpt, os.path.join(t.out, "student.pt"))
         return ckpt
 
     for step, (views, m, metas) in enumerate(loader(ims, train_p, args), start=1):
         paused += wait_quiet(args.pause_file)
+        if args.minutes and step == probe[0]:
+            t_probe = time.time() - paused
+        if args.minutes and step == probe[1]:
+            rate = (probe[1] - probe[0]) / (time.time() - paused - t_probe)
+            left = args.minutes * 60 - (time.time() - t0 - paused)
+            total[0] = max(10 * HOLD_STEPS, probe[1] + int(rate * left * 0.97))  # 3 %: validations
+            print(f"time budget {args.minutes:g} min: {rate:.1f} steps/s -> {total[0]} steps", flush=True)
         views, m = views.to(dev), m.to(dev)
-        out = net((views.permute(0, 3, 1, 2) - mean) / std)
-        loss = seg_loss(out, m) if targets is None else distill_loss(out, targets(views, metas).to(dev), m)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        run = 0.95 * run + 0.05 * loss.item() if step > 1 else loss.item()
-        if step % args.val_every == 0 or step == args.steps:
-            v = validate(net, val, args.size)
-            v["step"] = step
-            hist.append(v)
-            if v["val_select"] > best:
-                best, best_state = v["val_select"], {k: t.detach().cpu().clone() for k, t in net.state_dict().items()}
-                save()  # a run stopped early still leaves its best checkpoint
-            el = time.time() - t0 - paused
-            eta = el / step * (args.steps - step)
-            print(f"step {step}/{args.steps} loss {run:.4f} val img-auroc {v['val_image_auroc']:.4f} "
-                  f"pix-ap {v['val_pixel_ap']:.4f} | {el / 60:.1f} min, ETA {eta / 60:.1f} min", flush=True)
+        x = (views.permute(0, 3, 1, 2) - mean) / std
+        tm = None if targets is None else targets(views, metas).to(dev)
+        for t in nets:
+            with autocast:
+                out = t.net(x)
+            out = out.float()
+            loss = seg_loss(out, m) if tm is None else distill_loss(out, tm, m)
+            t.opt.zero_grad()
+            loss.backward()
+            t.opt.step()
+            t.sched.step()
+            t.run = 0.95 * t.run + 0.05 * loss.item() if step > 1 else loss.item()
+        last = step >= total[0]
+        el = time.time() - t0 - paused
+        eta = f"{el / step * max(0, total[0] - step) / 60:.1f} min" if total[0] < 10 ** 7 else "(measuring the rate)"
+        if step % args.val_every == 0 or last:
+            for t in nets:
+                v = validate(t.net, val, args.size)
+                v["step"] = step
+                t.hist.append(v)
+                if v["val_select"] > t.best:
+                    t.best, t.best_state = v["val_select"], {k: w.detach().cpu().clone() for k, w in t.net.state_dict().items()}
+                    save(t)  # a run stopped early still leaves its best checkpoint
+                print(f"step {step}/{total[0]} w{t.width:g} loss {t.run:.4f} val img-auroc {v['val_image_auroc']:.4f} "
+                      f"pix-ap {v['val_pixel_ap']:.4f} | {el / 60:.1f} min, ETA {eta}", flush=True)
         elif step % args.print_every == 0:
-            el = time.time() - t0 - paused
-            print(f"step {step}/{args.steps} loss {run:.4f} | ETA {el / step * (args.steps - step) / 60:.1f} min", flush=True)
-    ckpt = save()
-    print(f"saved {args.out}/student.pt (best {json.dumps(ckpt['best_val'])})", flush=True)
+            print(f"step {step}/{total[0]} loss " + " ".join(f"w{t.width:g} {t.run:.4f}" for t in nets)
+                  + f" | ETA {eta}", flush=True)
+        if last:
+            break
+    args.steps = total[0]
+    for t in nets:
+        ckpt = save(t)
+        print(f"saved {t.out}/student.pt (best {json.dumps(ckpt['best_val'])})", flush=True)
     if not args.no_export:
         do_export(args)
 

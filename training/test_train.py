@@ -1,0 +1,28 @@
+"""Checks of train.py's learning-rate schedule (run by smoke.sh).
+
+Why: a --minutes run fixes its step count only after HOLD_STEPS steps; the run must be repeatable
+with --steps N, so the schedule over the hold may not depend on the total it does not know yet.
+"""
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train import HOLD_STEPS, one_cycle  # noqa: E402
+
+n = 6345
+final = one_cycle([n])
+provisional = one_cycle([10 ** 7])  # what a --minutes run uses until it has measured its rate
+for step in range(HOLD_STEPS):
+    assert final(step) == provisional(step) == 1 / 25, (step, final(step), provisional(step))
+warm = int(0.1 * (n - HOLD_STEPS))
+assert abs(final(HOLD_STEPS + warm) - 1.0) < 1e-12, final(HOLD_STEPS + warm)  # peak after warm-up
+assert final(n) < 1e-4 and final(n - 1) < 1e-3, final(n)                       # annealed to ~0
+f = [final(s) for s in range(HOLD_STEPS, HOLD_STEPS + warm)]
+assert np.all(np.diff(f) > 0), "warm-up must rise"
+g = [final(s) for s in range(HOLD_STEPS + warm, n)]
+assert np.all(np.diff(g) <= 0), "anneal must fall"
+short = one_cycle([40])  # short runs (smoke tests, CPU) have no hold
+assert short(0) == 1 / 25 and short(4) == 1.0, (short(0), short(4))
+print("test_train: schedule ok (hold, warm-up, anneal; provisional total leaves the hold unchanged)")
