@@ -9,11 +9,11 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train import HOLD_STEPS, one_cycle  # noqa: E402
+from train import HOLD_STEPS, UNKNOWN_STEPS, one_cycle  # noqa: E402
 
 n = 6345
 final = one_cycle([n])
-provisional = one_cycle([10 ** 7])  # what a --minutes run uses until it has measured its rate
+provisional = one_cycle([UNKNOWN_STEPS])  # what a --minutes run uses until it has measured its rate
 for step in range(HOLD_STEPS):
     assert final(step) == provisional(step) == 1 / 25, (step, final(step), provisional(step))
 warm = int(0.1 * (n - HOLD_STEPS))

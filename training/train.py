@@ -19,6 +19,7 @@ On a GPU the synthetic-defect batches (CPU work) are the bottleneck, so one run 
 several widths on the same batches (--also 2.5,0.5: OUT/w2.5/, OUT/w0.5/) and can be given a
 wall-clock budget (--minutes M): the step count is fixed after the first steps from the
 measured rate and recorded in the checkpoint, so `--steps N` with that N repeats the run.
+Without --no-export only the first width (OUT/) is exported; the others with --export-only.
 """
 import argparse
 import contextlib
@@ -128,7 +129,7 @@ class Batches(torch.utils.data.Dataset):
         self.ims, self.paths, self.args = ims, paths, args
 
     def __len__(self):
-        return 10 ** 7 if self.args.minutes else self.args.steps
+        return UNKNOWN_STEPS if self.args.minutes else self.args.steps
 
     def __getitem__(self, step):
         rng = np.random.RandomState([self.args.seed, step])
@@ -199,6 +200,7 @@ def do_export(args):
 
 
 HOLD_STEPS = 250  # runs of >= 2500 steps start with this many at lr/25 (a --minutes run measures its rate there)
+UNKNOWN_STEPS = 10 ** 7  # a --minutes run's step count until its rate is measured (the loader's length too)
 
 
 def one_cycle(total):
@@ -301,7 +303,7 @@ def main(argv=None):
         targets.net.to(args.device)
     widths = [args.width] + args.also
     inits = args.init.split(",") if args.init else [None] * len(widths)
-    total = [10 ** 7 if args.minutes else args.steps]
+    total = [UNKNOWN_STEPS if args.minutes else args.steps]
     nets = [Trainee(w, args.out if k == 0 else os.path.join(args.out, f"w{w:g}"), inits[k], args, total, dev)
             for k, w in enumerate(widths)]
     print(f"train {len(ims)} images, holdout {len(hold)}; " + "; ".join(
@@ -352,7 +354,7 @@ def main(argv=None):
             t.run = 0.95 * t.run + 0.05 * loss.item() if step > 1 else loss.item()
         last = step >= total[0]
         el = time.time() - t0 - paused
-        eta = f"{el / step * max(0, total[0] - step) / 60:.1f} min" if total[0] < 10 ** 7 else "(measuring the rate)"
+        eta = f"{el / step * max(0, total[0] - step) / 60:.1f} min" if total[0] != UNKNOWN_STEPS else "(measuring the rate)"
         if step % args.val_every == 0 or last:
             for t in nets:
                 v = validate(t.net, val, args.size)
@@ -368,7 +370,6 @@ def main(argv=None):
                   + f" | ETA {eta}", flush=True)
         if last:
             break
-    args.steps = total[0]
     for t in nets:
         ckpt = save(t)
         print(f"saved {t.out}/student.pt (best {json.dumps(ckpt['best_val'])})", flush=True)
