@@ -2,6 +2,7 @@ import type { Tiling } from "../config/schema.js";
 import type { ModelManifest } from "../modelManifest.js";
 import type { PixelFormat, RoiFrame, Tile, TileRect } from "../types.js";
 import { halveBytes, halveWords, TILE_ALIGN } from "./halve.js";
+import { SimdHalver } from "./halveSimd.js";
 
 /**
  * Tile starts along one axis: first at 0, last flush with the end, evenly spread, overlap at least
@@ -33,13 +34,18 @@ export function tilePlan(width: number, height: number, tiling: Tiling): TileRec
   return rects;
 }
 
+/** The WebAssembly SIMD path of 2:1 tiles, or null where the runtime lacks it (then halveWords). */
+const simd = SimdHalver.create();
+
 /** Input geometry and normalisation taken from the manifest. */
 export type InputSpec = ModelManifest["input"];
 
 /**
  * Samples one tile of an image into `out` (CHW float32, normalised), bilinearly, clamping at the
  * image's edges. `out` must hold channels * spec.height * spec.width values (it may be a view into
- * a batch buffer, so tiles are written straight where the model reads them).
+ * a batch buffer, so tiles are written straight where the model reads them). A 2:1 tile of an
+ * image is reduced with WebAssembly SIMD from a copy of the whole image made on its first tile,
+ * recognised by `img.data`: an image's pixels must not change between its tiles.
  */
 export function sampleTile(
   img: { width: number; height: number; format: PixelFormat; data: Uint8Array },
@@ -63,6 +69,7 @@ export function sampleTile(
   }
   if (sx === 2 && sy === 2 && rect.x >= 0 && rect.y >= 0 && rect.x + rect.width <= W && rect.y + rect.height <= H && (ch === 1 || k === 3)) {
     const f = { a: a.map((v) => v / 4), b };
+    if (simd && SimdHalver.fits(ch, k, mw)) return simd.halve(data, W, ch, rect, mw, mh, k, f, out);
     if (!halveWords(data, W, ch, rect, mw, mh, k, f, out)) halveBytes(data, W, ch, rect, mw, mh, k, f, out);
     return;
   }
