@@ -113,7 +113,10 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
   const toPublish: number[] = [];
   let decided = 0;
   const halt$ = new Subject<void>();
-  const frames$ = syntheticCameras({ cameras: ids, width: spec.width, height: spec.height, fps: spec.fps_in }).pipe(takeUntil(halt$));
+  // Frames the pipeline has no room for are dropped in the (emulated) appsink, as capture does.
+  const sinkDropped = new Map<string, number>();
+  const demand = { wants: (id: string) => pipeline.wants(id), room$: pipeline.room$ };
+  const frames$ = syntheticCameras({ cameras: ids, width: spec.width, height: spec.height, fps: spec.fps_in, demand, sinkDropped }).pipe(takeUntil(halt$));
   const finished = new Promise<void>((resolve, reject) => {
     pipeline.connect(frames$).subscribe({
       next: (d) => {
@@ -127,7 +130,7 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
       complete: resolve,
     });
   });
-  const dropped = () => ids.reduce((n, id) => n + pipeline.stats(id).dropped, 0);
+  const dropped = () => ids.reduce((n, id) => n + pipeline.stats(id).dropped + (sinkDropped.get(id) ?? 0), 0);
 
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const rssSamples: number[] = [];

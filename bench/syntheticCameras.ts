@@ -33,12 +33,25 @@ export interface SyntheticOptions {
   fps: number;
   /** Distinct images cycled through per camera. */
   images?: number;
+  /**
+   * The consumer's demand, as the daemon gives it to capture (InspectionPipeline.wants / room$):
+   * each camera then behaves like a live appsink (drop=true, max-buffers=2) whose pull loop waits
+   * for demand, so frames without demand are dropped before their copy. Without it every frame is
+   * delivered.
+   */
+  demand?: { wants: (camera: string) => boolean; room$: Observable<void> };
+  /** Frames each camera's sink dropped, added to as they go (demand mode). */
+  sinkDropped?: Map<string, number>;
 }
+
+/** Buffers a live appsink keeps for a consumer that is not pulling (SINK_MAX_BUFFERS in src/capture/describe.ts). */
+const SINK_BUFFERS = 2;
 
 /**
  * Frames from `cameras` at `fps` each, like capture delivers them: a fresh buffer per frame
- * (appsink hands over a new one every time), timestamped when it is emitted. Cameras are phase
- * shifted so their frames do not all arrive at once. Runs until unsubscribed.
+ * (appsink hands over a new one every time), stamped with the time the frame was made (so time
+ * spent waiting in the sink counts in latency). Cameras are phase shifted so their frames do not
+ * all arrive at once. Runs until unsubscribed.
  */
 export function syntheticCameras(o: SyntheticOptions): Observable<Frame> {
   const images = Array.from({ length: o.images ?? 3 }, (_, i) => syntheticImage(o.width, o.height, i + 1));
@@ -46,19 +59,43 @@ export function syntheticCameras(o: SyntheticOptions): Observable<Frame> {
     const period = 1000 / o.fps;
     const t0 = performance.now();
     const timers: NodeJS.Timeout[] = [];
+    const resumers: (() => void)[] = [];
     o.cameras.forEach((camera, c) => {
+      let made = 0;
       let seq = 0;
+      /** Frames made and not taken: what the sink holds. */
+      const sink: { made: number; mono: number; wall: number }[] = [];
+      let parked = false;
+      const deliver = () => {
+        while (sink.length && !parked && !sub.closed) {
+          const f = sink.shift()!;
+          sub.next({ camera, seq: seq++, captured_at: f.wall, captured_mono: f.mono, width: o.width, height: o.height, format: "RGB", data: new Uint8Array(images[f.made % images.length]) });
+          if (o.demand && !o.demand.wants(camera)) parked = true;
+        }
+      };
+      resumers.push(() => {
+        if (parked && o.demand?.wants(camera)) {
+          parked = false;
+          deliver();
+        }
+      });
       const offset = (c * period) / o.cameras.length;
       const tick = () => {
-        const now = performance.now();
-        const img = images[seq % images.length];
-        sub.next({ camera, seq, captured_at: Date.now(), captured_mono: now, width: o.width, height: o.height, format: "RGB", data: new Uint8Array(img) });
-        seq++;
+        sink.push({ made: made++, mono: performance.now(), wall: Date.now() });
+        if (sink.length > SINK_BUFFERS) {
+          sink.shift();
+          o.sinkDropped?.set(camera, (o.sinkDropped.get(camera) ?? 0) + 1);
+        }
+        deliver();
         // Schedule against the ideal timeline so timer drift does not lower the rate.
-        timers[c] = setTimeout(tick, Math.max(0, t0 + offset + seq * period - performance.now()));
+        timers[c] = setTimeout(tick, Math.max(0, t0 + offset + made * period - performance.now()));
       };
       timers[c] = setTimeout(tick, offset);
     });
-    return () => timers.forEach((t) => clearTimeout(t));
+    const room = o.demand?.room$.subscribe(() => resumers.forEach((r) => r()));
+    return () => {
+      timers.forEach((t) => clearTimeout(t));
+      room?.unsubscribe();
+    };
   });
 }

@@ -98,7 +98,7 @@ export class DaemonMetrics {
       per("linewatch_camera_frames_total", "Frames delivered by capture", "counter", (c) => c.frames),
       per("linewatch_camera_restarts_total", "Capture restarts after errors", "counter", (c) => c.restarts),
       per("linewatch_camera_errors_total", "Capture errors", "counter", (c) => c.errors),
-      per("linewatch_frames_dropped_total", "Frames dropped because inference fell behind (oldest first), plus frames capture dropped", "counter", (c, p) => p.dropped + c.dropped),
+      per("linewatch_frames_dropped_total", "Frames not inspected because inference fell behind: dropped in the camera's appsink while the pipeline had no room (capture takes a frame only then), or waiting frames pushed out, oldest first", "counter", (c, p) => p.dropped + c.dropped),
       per("linewatch_frames_bad_total", "Frames skipped as malformed: by capture (empty, wrong size, unknown format) or the pipeline (ROI outside the frame)", "counter", (c, p) => p.bad_frames + c.skipped),
       per("linewatch_frames_failed_total", "Frames whose inference failed", "counter", (_c, p) => p.inference_errors),
       per("linewatch_frames_decided_total", "Frames decided", "counter", (_c, p) => p.decided),

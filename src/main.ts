@@ -105,6 +105,11 @@ export class Daemon {
     });
     this.loadReferences();
     this.startCommands(engine);
+    // Capture takes a camera's next frame only when the pipeline has room for it: frames that
+    // would be dropped are dropped in GStreamer, before the copy into this process.
+    const pipeline = this.pipeline;
+    for (const c of this.cameras) c.setDemand(() => pipeline.wants(c.id));
+    pipeline.room$.pipe(takeUntil(this.stop$)).subscribe(() => this.cameras.forEach((c) => c.resume()));
     const frames$ = merge(...this.cameras.map((c) => c.frames$)).pipe(takeUntil(this.stop$));
     this.drained = new Promise<void>((resolve) => {
       this.decisions = this.pipeline!.connect(frames$).subscribe({
@@ -117,7 +122,6 @@ export class Daemon {
         complete: resolve,
       });
     });
-    const pipeline = this.pipeline;
     this.metrics = new DaemonMetrics(this.registry, {
       cameras: () => this.cameras.map((c) => c.stats()),
       pipeline: (id) => pipeline.stats(id),

@@ -41,6 +41,10 @@ export class Camera {
   private readonly watchdog = new Watchdog((reason) => this.fail(reason));
   private timer: NodeJS.Timeout | null = null;
   private lastLogged: string | null = null;
+  /** The consumer's demand (setDemand); capture takes the next frame only while it is true. */
+  private wants: () => boolean = () => true;
+  /** The run whose pull loop waits for demand, if any. */
+  private parked: Run | null = null;
 
   constructor(
     private readonly cfg: CameraConfig,
@@ -85,6 +89,26 @@ export class Camera {
     this.setState("stopped");
     this.subject.complete();
     await this.plan?.dispose().catch((err: unknown) => this.log.warn({ err }, "could not clean up the source"));
+  }
+
+  /**
+   * Lets the consumer hold frames back: after each frame, the next is taken from the source only
+   * while `wants()` is true, else capture waits for resume(). Meanwhile a live source's appsink
+   * keeps its newest frames and drops older ones in GStreamer (counted in stats().dropped), never
+   * copying them into the process; a file or image folder plays no further. The stall watchdog
+   * sleeps while capture waits. Call before start().
+   */
+  setDemand(wants: () => boolean): void {
+    this.wants = wants;
+  }
+
+  /** Takes the next frame if capture waits for demand and the consumer wants one now. */
+  resume(): void {
+    const run = this.parked;
+    if (run === null || this.closed || run.tok !== this.token || !this.wants()) return;
+    this.parked = null;
+    this.armStall();
+    this.pull(run);
   }
 
   /** A snapshot of the camera's state and counters. */
@@ -150,8 +174,17 @@ export class Camera {
       } catch (err) {
         this.log.error({ err }, "frame handling failed");
       }
-      if (run.tok === this.token) this.pull(run);
+      if (run.tok !== this.token) return;
+      if (this.wants()) return this.pull(run);
+      this.parked = run;
+      this.watchdog.disarm();
     });
+  }
+
+  /** Arms the watchdog for the longest gap between frames a running source may leave. */
+  private armStall(): void {
+    const stall = Math.max(this.opts.stallTimeoutMs, this.plan?.fps === undefined ? 0 : 3000 / this.plan.fps);
+    this.watchdog.arm(stall, `no frame for ${Math.round(stall)} ms`);
   }
 
   private onSample(run: Run, buf: Buffer, caps: SampleCaps): void {
@@ -166,8 +199,7 @@ export class Camera {
     const now = Date.now();
     if (this.stat.frame(px.width, px.height, now)) this.log.debug({ width: px.width, height: px.height }, "frame size changed");
     if (current) {
-      const stall = Math.max(this.opts.stallTimeoutMs, this.plan?.fps === undefined ? 0 : 3000 / this.plan.fps);
-      this.watchdog.arm(stall, `no frame for ${Math.round(stall)} ms`);
+      this.armStall();
       if (this.state !== "running") {
         this.backoff.reset();
         this.lastLogged = null;
@@ -242,6 +274,7 @@ export class Camera {
   private teardown(): void {
     this.token++;
     this.watchdog.disarm();
+    this.parked = null;
     const run = this.run;
     this.run = null;
     if (run === null) return;

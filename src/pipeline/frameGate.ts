@@ -23,8 +23,11 @@ export class FrameGate {
   private readonly lastServed = new Map<string, number>();
   private tick = 0;
   private readonly out = new Subject<RoiFrame>();
+  private readonly roomSubject = new Subject<void>();
   /** Frames released to inference, in release order. */
   readonly released$: Observable<RoiFrame> = this.out.asObservable();
+  /** Emits when {@link wants} may have turned true for some camera (a frame was released or done). */
+  readonly room$: Observable<void> = this.roomSubject.asObservable();
 
   constructor(
     private readonly maxWaiting: number,
@@ -59,6 +62,17 @@ export class FrameGate {
     this.inflight.delete(key);
     this.inflightCost -= f.cost;
     this.pump();
+    if (this.inflightCost < this.maxInflightCost) this.roomSubject.next();
+  }
+
+  /**
+   * Whether a new frame of `camera` would go through now: none of its frames waits and the tiles in
+   * flight leave room. Capture asks before it takes the next frame from its source, so frames the
+   * pipeline has no room for are dropped in the source (GStreamer's appsink) without ever being
+   * copied into the process, and the frame taken is the freshest there.
+   */
+  wants(camera: string): boolean {
+    return !this.queues.get(camera)?.length && this.inflightCost < this.maxInflightCost;
   }
 
   /** Counters per camera, with the current number waiting. */
@@ -74,9 +88,10 @@ export class FrameGate {
     return this.inflight.size;
   }
 
-  /** Ends the released stream. */
+  /** Ends the released and room streams. */
   complete(): void {
     this.out.complete();
+    this.roomSubject.complete();
   }
 
   private pump(): void {

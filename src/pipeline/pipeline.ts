@@ -78,6 +78,9 @@ export class InspectionPipeline {
   private readonly counters = new Map<string, CameraPipelineStats>();
   private gate: FrameGate | null = null;
   private readonly references = new Map<string, Reference>();
+  private readonly roomSubject = new Subject<void>();
+  /** Emits when {@link wants} may have turned true for a camera: resume its capture then. */
+  readonly room$: Observable<void> = this.roomSubject.asObservable();
 
   constructor(private readonly opts: PipelineOptions) {
     this.cams = new Map(opts.cameras.map((c) => [c.id, c]));
@@ -106,6 +109,15 @@ export class InspectionPipeline {
   /** The reference in use for a camera, if any. */
   referenceOf(camera: string): Reference | undefined {
     return this.references.get(camera);
+  }
+
+  /**
+   * Whether the pipeline has room for the next frame of `camera` now (see FrameGate.wants); true
+   * before connect(). A source that can hold frames back (capture's appsink) takes its next frame
+   * only then, so frames that would be dropped are dropped before they are copied.
+   */
+  wants(camera: string): boolean {
+    return this.gate?.wants(camera) ?? true;
   }
 
   /** Frames released to inference and not yet decided. */
@@ -140,6 +152,7 @@ export class InspectionPipeline {
         (f) => frameKey(f.camera, f.seq),
       );
       this.gate = gate;
+      const room = gate.room$.subscribe(() => this.roomSubject.next());
       let ended = false;
       const finishIfIdle = () => {
         if (ended && gate.inflightCount === 0 && [...this.cams.keys()].every((c) => gate.statsOf(c).waiting === 0)) gate.complete();
@@ -237,6 +250,7 @@ export class InspectionPipeline {
       return () => {
         input.unsubscribe();
         out.unsubscribe();
+        room.unsubscribe();
       };
     });
   }

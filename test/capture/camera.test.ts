@@ -53,6 +53,31 @@ describe("test source camera", () => {
     assert.ok(s.dropped >= 20, `~60 frames produced, ${seen} taken, dropped counted ${s.dropped}`);
   });
 
+  it("takes no frame while the consumer has no demand, drops in the sink meanwhile, and goes on at resume()", async () => {
+    const { cam, frames } = camera({ id: "demand", kind: "test", width: 64, height: 48, fps: 50 });
+    cams.push(cam);
+    let open = true;
+    cam.setDemand(() => open);
+    await cam.start();
+    await waitFor(() => frames.length >= 5, 5000, "first frames");
+    open = false;
+    await sleep(60);
+    const held = frames.length;
+    // Parked for 2 s at 50 fps: no frame taken, no restart (the stall watchdog, 1.5 s here, sleeps), ~100 dropped by the sink.
+    await sleep(2000);
+    assert.equal(frames.length, held, "frames arrived while the consumer wanted none");
+    assert.equal(cam.stats().state, "running");
+    assert.equal(cam.stats().restarts, 0);
+    assert.ok(cam.stats().dropped >= 70, `dropped while parked: ${cam.stats().dropped}`);
+    cam.resume();
+    assert.equal(frames.length, held, "resume() without demand must not take a frame");
+    open = true;
+    cam.resume();
+    await waitFor(() => frames.length >= held + 10, 5000, "frames after resume()");
+    assert.ok(seqGapFree(frames), "seq stays gap-free over delivered frames");
+    assert.equal(cam.stats().frames, frames.length);
+  });
+
   it("stop() twice is safe, completes frames$ and delivers nothing after", async () => {
     const { cam, frames } = camera({ id: "stopper", kind: "test", width: 64, height: 48 });
     let completed = false;

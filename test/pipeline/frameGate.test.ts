@@ -24,6 +24,30 @@ describe("FrameGate", () => {
     assert.equal(gate.inflightCount, 2);
   });
 
+  it("wants a camera's next frame only when none of its frames waits and tiles in flight leave room, and says when that may change", () => {
+    const gate = new FrameGate(2, 2, () => 1, (x) => `${x.camera}/${x.seq}`);
+    let rooms = 0;
+    gate.room$.subscribe(() => rooms++);
+    assert.ok(gate.wants("a") && gate.wants("b"), "an empty gate wants every camera");
+    gate.admit(f("a", 0));
+    assert.ok(gate.wants("a"), "a/0 went through and there is room for one more tile");
+    gate.admit(f("a", 1));
+    assert.ok(!gate.wants("a") && !gate.wants("b"), "two tiles in flight: no room");
+    gate.admit(f("b", 0));
+    assert.equal(gate.statsOf("b").waiting, 1);
+    gate.done("a/0");
+    // b/0 takes the freed room: still full, nothing to say.
+    assert.equal(rooms, 0);
+    assert.ok(!gate.wants("a"));
+    gate.done("a/1");
+    assert.equal(rooms, 1);
+    assert.ok(gate.wants("a") && gate.wants("b"));
+    gate.admit(f("b", 1));
+    gate.admit(f("b", 2));
+    assert.ok(!gate.wants("b"), "b has a frame waiting");
+    gate.complete();
+  });
+
   it("lets frames through while fewer tiles than the budget are in flight, the last one past it", () => {
     const gate = new FrameGate(4, 32, () => 12, (x) => `${x.camera}/${x.seq}`);
     const out: number[] = [];
