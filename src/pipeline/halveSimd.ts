@@ -33,9 +33,10 @@ const PAGE = 65536;
 
 /**
  * The 2:1 tile reduction of halve.ts with WebAssembly SIMD: a frame is copied into the module's
- * memory once (one memcpy, a fraction of a millisecond for 1080p RGB) and every tile cut from it
- * is reduced there, 16 bytes at a time, about 3x faster than halveWords on this project's x86 box
- * (bench/README.md). The result equals halveWords' up to float32 rounding of the affine.
+ * memory once (one memcpy, 0.65-1 ms for 1080p RGB) and every tile cut from it is reduced there,
+ * 16 bytes at a time: 0.27-0.32 ms a 512 px tile against 0.73-0.82 for halveWords on this
+ * project's 2-core x86 box, 0.6 against 0.93 inside the loaded pipeline (bench/README.md, sixth
+ * session). The result equals halveWords' up to float32 rounding of the affine.
  *
  * The frame last copied is recognised by its `data` array: a frame's pixels must not change
  * while its tiles are sampled (the pipeline never changes them; capture hands over a new buffer
