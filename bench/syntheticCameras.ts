@@ -1,4 +1,5 @@
 import { Observable } from "rxjs";
+import { SINK_MAX_BUFFERS } from "../src/capture/describe.js";
 import type { Frame } from "../src/types.js";
 
 /**
@@ -44,9 +45,6 @@ export interface SyntheticOptions {
   sinkDropped?: Map<string, number>;
 }
 
-/** Buffers a live appsink keeps for a consumer that is not pulling (SINK_MAX_BUFFERS in src/capture/describe.ts). */
-const SINK_BUFFERS = 2;
-
 /**
  * Frames from `cameras` at `fps` each, like capture delivers them: a fresh buffer per frame
  * (appsink hands over a new one every time), stamped with the time the frame was made (so time
@@ -82,7 +80,7 @@ export function syntheticCameras(o: SyntheticOptions): Observable<Frame> {
       const offset = (c * period) / o.cameras.length;
       const tick = () => {
         sink.push({ made: made++, mono: performance.now(), wall: Date.now() });
-        if (sink.length > SINK_BUFFERS) {
+        if (sink.length > SINK_MAX_BUFFERS) {
           sink.shift();
           o.sinkDropped?.set(camera, (o.sinkDropped.get(camera) ?? 0) + 1);
         }

@@ -40,7 +40,7 @@ const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
  * the monitor's timer ticks, this interval included (an idle loop reads 20.1 ms), so the metric
  * reports what is beyond it.
  */
-export const LOOP_RESOLUTION_MS = 20;
+const LOOP_RESOLUTION_MS = 20;
 
 /** The daemon's metrics: histograms fed as things happen, counters read at scrape time. */
 export class DaemonMetrics {
@@ -129,8 +129,8 @@ export class DaemonMetrics {
       { name: "linewatch_commands_total", help: "Commands received on .../set topics, by result", type: "counter", samples: [{ labels: { result: "accepted" }, value: cmds.accepted }, { labels: { result: "rejected" }, value: cmds.rejected }] },
       { name: "linewatch_command_answers_best_effort_total", help: "Command answers sent at QoS 0 because the cap of answers awaiting the broker's acknowledgement was reached", type: "counter", samples: [{ labels: {}, value: cmds.answers_best_effort }] },
       { name: "process_open_fds", help: "Open file descriptors of linewatch", type: "gauge", samples: [{ value: openFds() }] },
-      { name: "nodejs_eventloop_lag_p99_seconds", help: "99th percentile of the event-loop delay since the last scrape (beyond the monitor's 20 ms interval), seconds", type: "gauge", samples: [{ value: Number.isFinite(lag.p99) ? lag.p99 : 0 }] },
-      { name: "nodejs_eventloop_lag_max_seconds", help: "Largest event-loop delay since the last scrape (beyond the monitor's 20 ms interval), seconds", type: "gauge", samples: [{ value: Number.isFinite(lag.max) ? lag.max : 0 }] },
+      { name: "nodejs_eventloop_lag_p99_seconds", help: `99th percentile of the event-loop delay since the last scrape (beyond the monitor's ${LOOP_RESOLUTION_MS} ms interval), seconds`, type: "gauge", samples: [{ value: Number.isFinite(lag.p99) ? lag.p99 : 0 }] },
+      { name: "nodejs_eventloop_lag_max_seconds", help: `Largest event-loop delay since the last scrape (beyond the monitor's ${LOOP_RESOLUTION_MS} ms interval), seconds`, type: "gauge", samples: [{ value: Number.isFinite(lag.max) ? lag.max : 0 }] },
       { name: "linewatch_thumbnails_total", help: "Thumbnails rendered", type: "counter", samples: [{ value: thumbs.rendered }] },
       { name: "linewatch_thumbnails_dropped_total", help: "Thumbnails not sent (socket backed up or broker away)", type: "counter", samples: [{ value: pub?.thumbnails_dropped ?? 0 }] },
     ];

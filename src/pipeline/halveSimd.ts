@@ -44,7 +44,6 @@ const PAGE = 65536;
  */
 export class SimdHalver {
   private last: WeakRef<Uint8Array> | null = null;
-  private frameBytes = 0;
 
   private constructor(private readonly k: Kernels) {}
 
@@ -77,10 +76,9 @@ export class SimdHalver {
     const need = dst + planes * 4;
     const mem = this.k.memory;
     if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
-    if (this.last?.deref() !== data || this.frameBytes !== data.byteLength) {
+    if (this.last?.deref() !== data) {
       new Uint8Array(mem.buffer, 0, data.byteLength).set(data);
       this.last = new WeakRef(data);
-      this.frameBytes = data.byteLength;
     }
     const src = (rect.y * W + rect.x) * ch;
     const [a0, a1 = a0, a2 = a0] = f.a;
