@@ -18,16 +18,25 @@ export function findRegions(mask: Uint8Array, map: RoiMap): Region[] {
   const sxx = new Float64Array(count), syy = new Float64Array(count), sxy = new Float64Array(count), ss = new Float64Array(count);
   const minX = new Int32Array(count).fill(width), minY = new Int32Array(count).fill(height);
   const maxX = new Int32Array(count), maxY = new Int32Array(count);
+  // Per column: centre, width and the second moment of its pixels about 0 (a run of c pixels
+  // centred on m has sum m*c and sum of squares c*(m^2 + (c^2 - 1)/12)).
+  const colX = new Float64Array(width), colW = new Float64Array(width), colXX = new Float64Array(width);
+  for (let i = 0; i < width; i++) {
+    const cx = cellCentre(i, step, W), cw = cellSize(i, step, W);
+    colX[i] = cx;
+    colW[i] = cw;
+    colXX[i] = cx * cx + (cw * cw - 1) / 12;
+  }
   for (let j = 0, p = 0; j < height; j++) {
     const cy = cellCentre(j, step, H), ch = cellSize(j, step, H);
+    const cyy = cy * cy + (ch * ch - 1) / 12;
     for (let i = 0; i < width; i++, p++) {
       const l = labels[p] - 1;
       if (l < 0) continue;
-      const cx = cellCentre(i, step, W), cw = cellSize(i, step, W);
-      const a = cw * ch;
-      // A run of c pixels centred on m has sum m*c and sum of squares c*(m^2 + (c^2 - 1)/12).
+      const cx = colX[i];
+      const a = colW[i] * ch;
       n[l] += a; sx[l] += a * cx; sy[l] += a * cy;
-      sxx[l] += a * (cx * cx + (cw * cw - 1) / 12); syy[l] += a * (cy * cy + (ch * ch - 1) / 12); sxy[l] += a * cx * cy;
+      sxx[l] += a * colXX[i]; syy[l] += a * cyy; sxy[l] += a * cx * cy;
       ss[l] += a * data[p];
       if (i < minX[l]) minX[l] = i;
       if (i > maxX[l]) maxX[l] = i;
