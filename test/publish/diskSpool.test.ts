@@ -51,6 +51,23 @@ describe("DiskSpool", () => {
     await c.close();
   });
 
+  it("after a crash, sends again at most the deliveries of the last second (the cursor is written once a second)", async () => {
+    const log = captureLogger().log;
+    const a = DiskSpool.open(dir, limits, log);
+    for (let i = 0; i < 5; i++) await a.put(msg(i));
+    await a.remove(3);
+    // A crash now (no close): the cursor on disk is older than the deliveries, they come again.
+    const early = DiskSpool.open(dir, limits, log);
+    assert.deepEqual(seqs(await early.peek(10)), [0, 1, 2, 3, 4]);
+    await new Promise((r) => setTimeout(r, 1300));
+    // A crash after the next tick: only what was not delivered.
+    const late = DiskSpool.open(dir, limits, log);
+    assert.deepEqual(seqs(await late.peek(10)), [3, 4]);
+    await a.close();
+    await early.close();
+    await late.close();
+  });
+
   it("drops the oldest, counted, past max_bytes or max_age_ms", async () => {
     let now = 1000;
     const s = DiskSpool.open(dir, { max_bytes: 100, max_age_ms: 500 }, captureLogger().log, () => now);
