@@ -44,6 +44,8 @@ const PAGE = 65536;
  */
 export class SimdHalver {
   private last: WeakRef<Uint8Array> | null = null;
+  /** The padded size of that copy, PW * 65536 + PH. */
+  private padded = 0;
 
   private constructor(private readonly k: Kernels) {}
 
@@ -66,25 +68,60 @@ export class SimdHalver {
   }
 
   /**
-   * Writes the 2:1 reduction of the `2*mw` x `2*mh` rect of `data` (a `W`-pixel-wide image of
-   * `ch` channels; the rect must lie inside it) into `out` as `k` CHW planes. The layout must
-   * pass {@link fits}.
+   * Writes the 2:1 reduction of the `2*mw` x `2*mh` rect of `data` (a `W` x `H` image of `ch`
+   * channels) into `out` as `k` CHW planes. The rect starts inside the image and may reach past
+   * its right and bottom edges (a ROI smaller than a tile): the copy in then repeats the last
+   * column and row out to the rect, which gives exactly the edge-clamped bilinear sampling of
+   * sampleTile. The layout must pass {@link fits}.
    */
-  halve(data: Uint8Array, W: number, ch: number, rect: TileRect, mw: number, mh: number, k: number, f: Affine, out: Float32Array): void {
+  halve(data: Uint8Array, W: number, H: number, ch: number, rect: TileRect, mw: number, mh: number, k: number, f: Affine, out: Float32Array): void {
+    const PW = Math.max(W, rect.x + rect.width), PH = Math.max(H, rect.y + rect.height);
     const planes = k * mw * mh;
-    const dst = (data.byteLength + PAD + 15) & ~15;
-    const need = dst + planes * 4;
-    const mem = this.k.memory;
-    if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
-    if (this.last?.deref() !== data) {
-      new Uint8Array(mem.buffer, 0, data.byteLength).set(data);
-      this.last = new WeakRef(data);
-    }
-    const src = (rect.y * W + rect.x) * ch;
+    const dst = (PW * PH * ch + PAD + 15) & ~15;
+    this.reserve(dst + planes * 4);
+    this.load(data, W, H, ch, PW, PH);
+    const src = (rect.y * PW + rect.x) * ch;
     const [a0, a1 = a0, a2 = a0] = f.a;
     const [b0, b1 = b0, b2 = b0] = f.b;
-    if (ch === 3) this.k.halve_rgb(src, W * 3, dst, mw, mh, a0, a1, a2, b0, b1, b2);
-    else this.k.halve_gray(src, W, dst, mw, mh, k, a0, a1, a2, b0, b1, b2);
-    out.set(new Float32Array(mem.buffer, dst, planes));
+    if (ch === 3) this.k.halve_rgb(src, PW * 3, dst, mw, mh, a0, a1, a2, b0, b1, b2);
+    else this.k.halve_gray(src, PW, dst, mw, mh, k, a0, a1, a2, b0, b1, b2);
+    out.set(new Float32Array(this.k.memory.buffer, dst, planes));
   }
+
+  /** Grows the module's memory to at least `bytes`. */
+  private reserve(bytes: number): void {
+    const mem = this.k.memory;
+    if (mem.buffer.byteLength < bytes) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / PAGE));
+  }
+
+  /** Copies `data` to the start of memory as a `PW` x `PH` image unless that copy is already there. */
+  private load(data: Uint8Array, W: number, H: number, ch: number, PW: number, PH: number): void {
+    if (this.last?.deref() === data && this.padded === PW * 65536 + PH) return;
+    copyPadded(new Uint8Array(this.k.memory.buffer), data, W, H, ch, PW, PH);
+    this.last = new WeakRef(data);
+    this.padded = PW * 65536 + PH;
+  }
+}
+
+/**
+ * Copies a `W` x `H` image of `ch` channels to the start of `mem` as a `PW` x `PH` one (PW >= W,
+ * PH >= H), repeating its last column and last row into the margin.
+ */
+function copyPadded(mem: Uint8Array, data: Uint8Array, W: number, H: number, ch: number, PW: number, PH: number): void {
+  const row = W * ch, prow = PW * ch;
+  if (PW === W) mem.set(data.subarray(0, row * H));
+  else {
+    for (let y = 0; y < H; y++) {
+      const o = y * prow;
+      mem.set(data.subarray(y * row, y * row + row), o);
+      // The last pixel once, then the margin doubled: log2 copies a row, not one a pixel.
+      mem.copyWithin(o + row, o + row - ch, o + row);
+      for (let filled = ch; row + filled < prow; ) {
+        const m = Math.min(filled, prow - row - filled);
+        mem.copyWithin(o + row + filled, o + row, o + row + m);
+        filled += m;
+      }
+    }
+  }
+  for (let y = H; y < PH; y++) mem.copyWithin(y * prow, (H - 1) * prow, H * prow);
 }

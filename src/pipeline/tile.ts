@@ -44,8 +44,9 @@ export type InputSpec = ModelManifest["input"];
  * Samples one tile of an image into `out` (CHW float32, normalised), bilinearly, clamping at the
  * image's edges. `out` must hold channels * spec.height * spec.width values (it may be a view into
  * a batch buffer, so tiles are written straight where the model reads them). A 2:1 tile of an
- * image is reduced with WebAssembly SIMD from a copy of the whole image made on its first tile,
- * recognised by `img.data`: an image's pixels must not change between its tiles.
+ * image (also one reaching past its edges, as a ROI smaller than the tile gives) is reduced with
+ * WebAssembly SIMD from a copy of the whole image made on its first tile, recognised by
+ * `img.data`: an image's pixels must not change between its tiles.
  */
 export function sampleTile(
   img: { width: number; height: number; format: PixelFormat; data: Uint8Array },
@@ -67,11 +68,14 @@ export function sampleTile(
     a[c] = 1 / (spec.scale * spec.std[c]);
     b[c] = -spec.mean[c] / spec.std[c];
   }
-  if (sx === 2 && sy === 2 && rect.x >= 0 && rect.y >= 0 && rect.x + rect.width <= W && rect.y + rect.height <= H && (ch === 1 || k === 3)) {
+  if (sx === 2 && sy === 2 && rect.x >= 0 && rect.y >= 0 && (ch === 1 || k === 3)) {
+    // A 2:1 bilinear sample is the mean of 2 x 2 pixels; past the edge, of the repeated edge.
     const f = { a: a.map((v) => v / 4), b };
-    if (simd && SimdHalver.fits(ch, k, mw)) return simd.halve(data, W, ch, rect, mw, mh, k, f, out);
-    if (!halveWords(data, W, ch, rect, mw, mh, k, f, out)) halveBytes(data, W, ch, rect, mw, mh, k, f, out);
-    return;
+    if (simd && SimdHalver.fits(ch, k, mw)) return simd.halve(data, W, H, ch, rect, mw, mh, k, f, out);
+    if (rect.x + rect.width <= W && rect.y + rect.height <= H) {
+      if (!halveWords(data, W, ch, rect, mw, mh, k, f, out)) halveBytes(data, W, ch, rect, mw, mh, k, f, out);
+      return;
+    }
   }
   // Byte offsets of the two source columns of every output column, and the blend between them.
   const xo0 = new Int32Array(mw);

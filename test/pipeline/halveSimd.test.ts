@@ -50,7 +50,7 @@ describe("SimdHalver", () => {
       halveBytes(data, W, ch, rect, mw, mh, k, f, want);
       const got = new Float32Array(k * mw * mh).fill(NaN);
       assert.ok(SimdHalver.fits(ch, k, mw));
-      simd.halve(data, W, ch, rect, mw, mh, k, f, got);
+      simd.halve(data, W, H, ch, rect, mw, mh, k, f, got);
       assertClose(got, want, "simd");
       const words = new Float32Array(k * mw * mh);
       if (halveWords(data, W, ch, rect, mw, mh, k, f, words)) assertClose(words, want, "words");
@@ -69,11 +69,50 @@ describe("SimdHalver", () => {
         const want = new Float32Array(3 * mw * mh);
         halveBytes(data, w, 3, rect, mw, mh, 3, f, want);
         const got = new Float32Array(3 * mw * mh);
-        simd.halve(data, w, 3, rect, mw, mh, 3, f, got);
+        simd.halve(data, w, H, 3, rect, mw, mh, 3, f, got);
         assertClose(got, want, `frame ${i}, x ${x}`);
       }
     }
   });
+
+  // A ROI smaller than a tile (640x480 under 512 px tiles): the rect reaches past the image, and
+  // the result must be the edge-clamped bilinear sample, written out here pixel by pixel.
+  for (const [format, k, W, H, mw, mh, x, y] of [
+    ["RGB", 3, 40, 21, 16, 16, 0, 0],
+    ["RGB", 3, 64, 27, 16, 16, 32, 0],
+    ["RGB", 3, 23, 40, 12, 8, 0, 24],
+    ["GRAY8", 3, 30, 13, 16, 8, 0, 0],
+    ["GRAY8", 1, 41, 50, 24, 8, 0, 40],
+  ] as const) {
+    it(`${format} ${W}x${H} to a ${k}-channel ${mw}x${mh} tile at (${x}, ${y}) past the edge repeats the edge pixels`, () => {
+      assert.ok(simd);
+      const ch = format === "RGB" ? 3 : 1;
+      const data = noise(W * H * ch, W * 7 + H);
+      const rect = { x, y, width: 2 * mw, height: 2 * mh };
+      const f = affine(k);
+      const want = new Float32Array(k * mw * mh);
+      const px = (xx: number, yy: number, c: number) => data[(Math.min(yy, H - 1) * W + Math.min(xx, W - 1)) * ch + (ch === 3 ? c : 0)];
+      for (let c = 0; c < k; c++) {
+        for (let v = 0; v < mh; v++) {
+          for (let u = 0; u < mw; u++) {
+            const x0 = x + 2 * u, y0 = y + 2 * v;
+            const sum = px(x0, y0, c) + px(x0 + 1, y0, c) + px(x0, y0 + 1, c) + px(x0 + 1, y0 + 1, c);
+            want[(c * mh + v) * mw + u] = sum * f.a[c] + f.b[c];
+          }
+        }
+      }
+      const got = new Float32Array(k * mw * mh).fill(NaN);
+      simd.halve(data, W, H, ch, rect, mw, mh, k, f, got);
+      assertClose(got, want, "simd past the edge");
+      // The same frame again with a rect inside it: the padded copy must not be mistaken for it.
+      if (W >= 2 * mw && H >= 2 * mh) {
+        const inner = new Float32Array(k * mw * mh);
+        halveBytes(data, W, ch, { x: 0, y: 0, width: 2 * mw, height: 2 * mh }, mw, mh, k, f, inner);
+        simd.halve(data, W, H, ch, { x: 0, y: 0, width: 2 * mw, height: 2 * mh }, mw, mh, k, f, got);
+        assertClose(got, inner, "simd inside after past the edge");
+      }
+    });
+  }
 
   it("takes only the layouts its kernels handle", () => {
     assert.ok(SimdHalver.fits(3, 3, 256));

@@ -93,6 +93,38 @@ function bilinear(img: { width: number; height: number; data: Uint8Array }, ch: 
   return top * (1 - fy) + bottom * fy;
 }
 
+describe("sampleTile, other scales (resize tiling)", () => {
+  // 640x480 -> 256 (2.5 x 1.875), upsampling, odd sizes, a rect past the edge, and a one-channel
+  // model: the JS loop must give the clamped bilinear sample written out in the test.
+  for (const [format, k, width, height, rect, mw, mh] of [
+    ["RGB", 3, 64, 48, { x: 0, y: 0, width: 64, height: 48 }, 24, 24],
+    ["RGB", 3, 37, 23, { x: 0, y: 0, width: 37, height: 23 }, 52, 40],
+    ["RGB", 3, 50, 30, { x: 10, y: 4, width: 48, height: 36 }, 20, 16],
+    ["GRAY8", 3, 61, 45, { x: 0, y: 0, width: 61, height: 45 }, 16, 16],
+    ["GRAY8", 1, 33, 70, { x: 3, y: 5, width: 30, height: 60 }, 13, 29],
+  ] as const) {
+    it(`${format} ${width}x${height}, rect ${rect.width}x${rect.height} at (${rect.x}, ${rect.y}) -> ${k}x${mw}x${mh}`, () => {
+      const ch = format === "RGB" ? 3 : 1;
+      const data = new Uint8Array(width * height * ch);
+      let s = 4242;
+      for (let i = 0; i < data.length; i++) data[i] = (s = (s * 1103515245 + 12345) >>> 0) >>> 24;
+      const img = { width, height, format, data };
+      const spec: InputSpec = { name: "x", layout: "NCHW", channels: k, height: mh, width: mw, dynamic_batch: true, scale: 255, mean: [0.5, 0.4, 0.3].slice(0, k), std: [0.25, 0.2, 0.3].slice(0, k) };
+      const out = new Float32Array(k * mw * mh).fill(NaN);
+      sampleTile(img, rect, spec, out);
+      for (let c = 0; c < k; c++) {
+        for (let v = 0; v < mh; v++) {
+          for (let u = 0; u < mw; u++) {
+            const want = (bilinear(img, ch, ch === 3 ? c : 0, rect, mw, mh, u, v) / 255 - spec.mean[c]) / spec.std[c];
+            const got = out[(c * mh + v) * mw + u];
+            assert.ok(Math.abs(got - want) < 1e-5, `channel ${c} (${u}, ${v}): ${got} != ${want}`);
+          }
+        }
+      }
+    });
+  }
+});
+
 describe("sampleTile, 2:1 tiles", () => {
   // Widths with rows of whole words and not, tiles on a word and off it, buffers at offsets 0, 4
   // and 1 inside a larger ArrayBuffer: the word path and the byte path must agree with bilinear.
@@ -118,6 +150,33 @@ describe("sampleTile, 2:1 tiles", () => {
         const out = new Float32Array(k * 12 * 16);
         sampleTile(img, rect, spec, out);
         for (let c = 0; c < k; c++) {
+          for (let v = 0; v < 12; v++) {
+            for (let u = 0; u < 16; u++) {
+              const want = (bilinear(img, ch, ch === 3 ? c : 0, rect, 16, 12, u, v) / 255 - spec.mean[c]) / spec.std[c];
+              const got = out[c * 192 + v * 16 + u];
+              assert.ok(Math.abs(got - want) < 1e-5, `channel ${c} (${u}, ${v}): ${got} != ${want}`);
+            }
+          }
+        }
+      });
+    }
+  }
+
+  // A ROI smaller than the tile (640x480 under 512 px tiles): the SIMD path pads the copy of
+  // the frame with its edge pixels and must still give the clamped bilinear sample.
+  for (const format of ["RGB", "GRAY8"] as const) {
+    for (const [width, height, x, y] of [[40, 21, 0, 0], [64, 20, 32, 0], [23, 40, 0, 16]]) {
+      it(`${format} ${width}x${height}, tile at (${x}, ${y}) reaching past the edge`, () => {
+        const ch = format === "RGB" ? 3 : 1;
+        const data = new Uint8Array(width * height * ch);
+        let s = 777;
+        for (let i = 0; i < data.length; i++) data[i] = (s = (s * 1103515245 + 12345) >>> 0) >>> 24;
+        const img = { width, height, format, data };
+        const spec: InputSpec = { name: "x", layout: "NCHW", channels: 3, height: 12, width: 16, dynamic_batch: true, scale: 255, mean: [0.5, 0.4, 0.3], std: [0.25, 0.2, 0.3] };
+        const rect = { x, y, width: 32, height: 24 };
+        const out = new Float32Array(3 * 12 * 16);
+        sampleTile(img, rect, spec, out);
+        for (let c = 0; c < 3; c++) {
           for (let v = 0; v < 12; v++) {
             for (let u = 0; u < 16; u++) {
               const want = (bilinear(img, ch, ch === 3 ? c : 0, rect, 16, 12, u, v) / 255 - spec.mean[c]) / spec.std[c];
