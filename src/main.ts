@@ -76,7 +76,7 @@ export class Daemon {
       this.broker = new EmbeddedBroker({ host: cfg.mqtt.embedded_host, port: cfg.mqtt.embedded_port, log });
       await this.broker.start();
     }
-    this.engine = await InferenceEngine.open(cfg.model, log.child({ mod: "model" }));
+    this.engine = await InferenceEngine.open(cfg.model, log.child({ mod: "model" }), cfg.pipeline.batch_max_tiles);
     this.engine.onFatal((err) => {
       // onnxruntime-node cannot be loaded again in this process: exit and let systemd restart us.
       mainLog.fatal({ err: err.message }, "inference worker died; exiting so the service restarts");

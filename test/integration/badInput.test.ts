@@ -83,6 +83,9 @@ describe("bad model: `linewatch run` exits non-zero with a message that names th
       assert.equal(skipped.provider, "cuda");
       const loaded = await d.waitForLog((l) => l.msg === "model loaded", 60_000);
       assert.equal(loaded.provider, "cpu");
+      // Warmed up at the largest batch (pipeline.batch_max_tiles, default 8), so ONNX Runtime's
+      // arena reaches its size at start and RSS does not step up at the first full batch.
+      assert.equal(loaded.warmup_batch, 8);
     } finally {
       d.proc.kill("SIGKILL");
     }
