@@ -1,8 +1,11 @@
 /**
- * Soak benchmark (not in CI): `npm run soak -- --minutes N [--interval S] [--width W --height H]`.
+ * Soak benchmark (not in CI): `npm run soak -- --minutes N [--interval S] [--width W --height H] [--cpu-prof DIR]`.
  * Runs the built daemon with two test cameras at full rate against a real mosquitto, and prints
- * its RSS, V8 heap, open file descriptors and event-loop lag over time, with progress and ETA.
- * Passes (exit 0) when the RSS at the end is within 10 % of the RSS after the first minute.
+ * its RSS, V8 heap, external (ArrayBuffer) memory, open file descriptors and event-loop lag over
+ * time, with progress and ETA. Passes (exit 0) when the RSS at the end is within 10 % of the RSS
+ * after the first minute. `--cpu-prof DIR` has the daemon write V8 CPU profiles (main thread and
+ * workers) into DIR when it stops; `node scripts/longTasks.mjs FILE` summarises where the main
+ * thread's long tasks (the event-loop lag) go.
  * Run `npx tsc -p .` first: it measures what a user runs.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -17,6 +20,7 @@ const { values } = parseArgs({
     interval: { type: "string", default: "30" },
     width: { type: "string", default: "640" },
     height: { type: "string", default: "480" },
+    "cpu-prof": { type: "string" },
   },
 });
 const minutes = Number(values.minutes);
@@ -45,7 +49,7 @@ async function main(): Promise<number> {
     mqtt: { url: broker.url, thumbnail: { interval_ms: 1000 } },
     health: { port: healthPort },
     model: { providers: [{ kind: "cpu" }] },
-  });
+  }, {}, values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : []);
   let results = 0;
   const sub = connect(broker.url, { clientId: "soak-sub" });
   sub.on("connect", () => sub.subscribe("linewatch/soak/+/result", { qos: 1 }));
@@ -59,7 +63,7 @@ async function main(): Promise<number> {
   let lastResults = 0;
   let lastAt = t0;
   process.stdout.write(`soak: ${minutes} min, 2 cameras ${values.width}x${values.height} at full rate, daemon pid ${pid}\n`);
-  process.stdout.write("elapsed   ETA      RSS MB  heap MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped\n");
+  process.stdout.write("elapsed   ETA      RSS MB  heap MB  ext MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped\n");
   while (Date.now() < end && daemon.proc.exitCode === null) {
     await new Promise((r) => setTimeout(r, Math.min(intervalS * 1000, Math.max(0, end - Date.now()))));
     if (daemon.proc.exitCode !== null) break;
@@ -76,7 +80,7 @@ async function main(): Promise<number> {
     const el = (now - t0) / 1000;
     const row = [
       fmt(el).padEnd(9), fmt(Math.max(0, (end - now) / 1000)).padEnd(8),
-      (lastRss / MB).toFixed(1).padStart(6), (metric(text, "nodejs_heap_used_bytes") / MB).toFixed(1).padStart(8), String(fds).padStart(4),
+      (lastRss / MB).toFixed(1).padStart(6), (metric(text, "nodejs_heap_used_bytes") / MB).toFixed(1).padStart(8), (metric(text, "nodejs_external_memory_bytes") / MB).toFixed(1).padStart(7), String(fds).padStart(4),
       (metric(text, "nodejs_eventloop_lag_p99_seconds") * 1000).toFixed(1).padStart(11), (metric(text, "nodejs_eventloop_lag_max_seconds") * 1000).toFixed(1).padStart(11),
       rate.toFixed(1).padStart(10), String(decided).padStart(8), String(dropped).padStart(8),
     ];

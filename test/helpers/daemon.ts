@@ -23,11 +23,11 @@ export interface RunningDaemon {
 }
 
 /** Writes `config` as YAML into a temp folder and starts `linewatch run` on it. */
-export function startDaemon(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): RunningDaemon {
+export function startDaemon(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): RunningDaemon {
   const dir = mkdtempSync(join(tmpdir(), "lw-daemon-"));
   const configPath = join(dir, "linewatch.yaml");
   writeFileSync(configPath, stringify({ state_dir: join(dir, "state"), ...config }));
-  const proc = spawn(process.execPath, [cliPath, "run", "--config", configPath], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [...nodeArgs, cliPath, "run", "--config", configPath], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const logs: Record<string, unknown>[] = [];
   const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   let buf = "";
