@@ -24,6 +24,14 @@ const { values } = parseArgs({
   },
 });
 const minutes = Number(values.minutes);
+
+/** The node flags of the systemd unit's ExecStart: the soak runs the daemon as the service does. */
+function unitNodeFlags(): string[] {
+  const unit = readFileSync(new URL("../systemd/linewatch.service", import.meta.url), "utf8");
+  const m = /^ExecStart=\S*node((?: --\S+)*) /m.exec(unit);
+  if (!m) throw new Error("systemd/linewatch.service: no ExecStart running node");
+  return m[1].trim().split(/\s+/).filter(Boolean);
+}
 const intervalS = Number(values.interval);
 const MB = 1024 * 1024;
 
@@ -49,7 +57,7 @@ async function main(): Promise<number> {
     mqtt: { url: broker.url, thumbnail: { interval_ms: 1000 } },
     health: { port: healthPort },
     model: { providers: [{ kind: "cpu" }] },
-  }, {}, values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : []);
+  }, {}, [...unitNodeFlags(), ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [])]);
   let results = 0;
   const sub = connect(broker.url, { clientId: "soak-sub" });
   sub.on("connect", () => sub.subscribe("linewatch/soak/+/result", { qos: 1 }));
@@ -62,7 +70,7 @@ async function main(): Promise<number> {
   let lastRss = NaN;
   let lastResults = 0;
   let lastAt = t0;
-  process.stdout.write(`soak: ${minutes} min, 2 cameras ${values.width}x${values.height} at full rate, daemon pid ${pid}\n`);
+  process.stdout.write(`soak: ${minutes} min, 2 cameras ${values.width}x${values.height} at full rate, daemon pid ${pid}, node ${unitNodeFlags().join(" ") || "(no flags)"}\n`);
   process.stdout.write("elapsed   ETA      RSS MB  heap MB  ext MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped\n");
   while (Date.now() < end && daemon.proc.exitCode === null) {
     await new Promise((r) => setTimeout(r, Math.min(intervalS * 1000, Math.max(0, end - Date.now()))));
