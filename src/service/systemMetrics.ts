@@ -62,7 +62,9 @@ class SystemReader {
     return new Promise<RawSystem>((resolve, reject) => {
       const w = this.ensure();
       const timer = setTimeout(() => {
+        // Forget the worker first, so its exit cannot reach a reading asked of the next one.
         if (this.worker === w) this.worker = null;
+        this.waiting = null;
         void w.terminate();
         reject(new Error(`systeminformation did not answer within ${timeoutMs} ms`));
       }, timeoutMs).unref();
@@ -86,11 +88,13 @@ class SystemReader {
     if (this.worker) return this.worker;
     const w = new Worker(WORKER_CODE, { eval: true });
     const fail = (err: Error) => {
-      if (this.worker === w) this.worker = null;
+      if (this.worker !== w) return;
+      this.worker = null;
       this.waiting?.reject(err);
       this.waiting = null;
     };
     w.on("message", (r: RawSystem) => {
+      if (this.worker !== w) return;
       this.waiting?.resolve(r);
       this.waiting = null;
     });
