@@ -24,6 +24,8 @@ const { values } = parseArgs({
   },
 });
 const minutes = Number(values.minutes);
+const intervalS = Number(values.interval);
+const MB = 1024 * 1024;
 
 /** The node flags of the systemd unit's ExecStart: the soak runs the daemon as the service does. */
 function unitNodeFlags(): string[] {
@@ -32,8 +34,6 @@ function unitNodeFlags(): string[] {
   if (!m) throw new Error("systemd/linewatch.service: no ExecStart running node");
   return m[1].trim().split(/\s+/).filter(Boolean);
 }
-const intervalS = Number(values.interval);
-const MB = 1024 * 1024;
 
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -51,13 +51,14 @@ async function main(): Promise<number> {
   const broker = await startMosquitto();
   const healthPort = await freePort();
   const cam = (id: string, pattern: string) => ({ id, kind: "test", pattern, width: Number(values.width), height: Number(values.height), stale_after_ms: 10_000 });
+  const nodeFlags = unitNodeFlags();
   const daemon = startDaemon({
     device_id: "soak",
     cameras: [cam("cam_a", "ball"), cam("cam_b", "smpte")],
     mqtt: { url: broker.url, thumbnail: { interval_ms: 1000 } },
     health: { port: healthPort },
     model: { providers: [{ kind: "cpu" }] },
-  }, {}, [...unitNodeFlags(), ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [])]);
+  }, {}, [...nodeFlags, ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [])]);
   let results = 0;
   const sub = connect(broker.url, { clientId: "soak-sub" });
   sub.on("connect", () => sub.subscribe("linewatch/soak/+/result", { qos: 1 }));
@@ -70,7 +71,7 @@ async function main(): Promise<number> {
   let lastRss = NaN;
   let lastResults = 0;
   let lastAt = t0;
-  process.stdout.write(`soak: ${minutes} min, 2 cameras ${values.width}x${values.height} at full rate, daemon pid ${pid}, node ${unitNodeFlags().join(" ") || "(no flags)"}\n`);
+  process.stdout.write(`soak: ${minutes} min, 2 cameras ${values.width}x${values.height} at full rate, daemon pid ${pid}, node ${nodeFlags.join(" ") || "(no flags)"}\n`);
   process.stdout.write("elapsed   ETA      RSS MB  heap MB  ext MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped\n");
   while (Date.now() < end && daemon.proc.exitCode === null) {
     await new Promise((r) => setTimeout(r, Math.min(intervalS * 1000, Math.max(0, end - Date.now()))));

@@ -104,13 +104,14 @@ describe("SimdHalver", () => {
       const got = new Float32Array(k * mw * mh).fill(NaN);
       simd.halve(data, W, H, ch, rect, mw, mh, k, f, got);
       assertClose(got, want, "simd past the edge");
-      // The same frame again with a rect inside it: the padded copy must not be mistaken for it.
-      if (W >= 2 * mw && H >= 2 * mh) {
-        const inner = new Float32Array(k * mw * mh);
-        halveBytes(data, W, ch, { x: 0, y: 0, width: 2 * mw, height: 2 * mh }, mw, mh, k, f, inner);
-        simd.halve(data, W, H, ch, { x: 0, y: 0, width: 2 * mw, height: 2 * mh }, mw, mh, k, f, got);
-        assertClose(got, inner, "simd inside after past the edge");
-      }
+      // The same frame again with an 8x4 tile inside it (every image here holds 16x8 px): the
+      // padded copy, of another row length, must not be mistaken for a plain one.
+      const inside = { x: 0, y: 0, width: 16, height: 8 };
+      const want2 = new Float32Array(k * 8 * 4);
+      halveBytes(data, W, ch, inside, 8, 4, k, f, want2);
+      const got2 = new Float32Array(k * 8 * 4).fill(NaN);
+      simd.halve(data, W, H, ch, inside, 8, 4, k, f, got2);
+      assertClose(got2, want2, "simd inside after past the edge");
     });
   }
 
