@@ -120,11 +120,14 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
   const finished = new Promise<void>((resolve, reject) => {
     pipeline.connect(frames$).subscribe({
       next: (d) => {
-        if (!measuring) return;
-        decided++;
-        latencies.push(d.decided_mono - d.captured_mono);
-        Buffer.from(JSON.stringify(resultPayload(d, identity)));
-        toPublish.push(performance.now() - d.captured_mono);
+        if (measuring) {
+          decided++;
+          latencies.push(d.decided_mono - d.captured_mono);
+          Buffer.from(JSON.stringify(resultPayload(d, identity)));
+          toPublish.push(performance.now() - d.captured_mono);
+        }
+        // The frame's buffer goes back to its camera's pool, as the daemon does after a result.
+        d.release?.();
       },
       error: reject,
       complete: resolve,

@@ -1,5 +1,6 @@
 import { Observable } from "rxjs";
 import { SINK_MAX_BUFFERS } from "../src/capture/describe.js";
+import { FramePool } from "../src/capture/framePool.js";
 import type { Frame } from "../src/types.js";
 
 /**
@@ -46,8 +47,8 @@ export interface SyntheticOptions {
 }
 
 /**
- * Frames from `cameras` at `fps` each, like capture delivers them: a fresh buffer per frame
- * (appsink hands over a new one every time), stamped with the time the frame was made (so time
+ * Frames from `cameras` at `fps` each, like capture delivers them: copied into a buffer from the
+ * camera's FramePool (given back by the frame's `release`), stamped with the time the frame was made (so time
  * spent waiting in the sink counts in latency). Cameras are phase shifted so their frames do not
  * all arrive at once. Runs until unsubscribed.
  */
@@ -58,7 +59,9 @@ export function syntheticCameras(o: SyntheticOptions): Observable<Frame> {
     const t0 = performance.now();
     const timers: NodeJS.Timeout[] = [];
     const resumers: (() => void)[] = [];
+    const bytes = o.width * o.height * 3;
     o.cameras.forEach((camera, c) => {
+      const pool = new FramePool();
       let made = 0;
       let seq = 0;
       /** Frames made and not taken: what the sink holds. */
@@ -67,7 +70,9 @@ export function syntheticCameras(o: SyntheticOptions): Observable<Frame> {
       const deliver = () => {
         while (sink.length && !parked && !sub.closed) {
           const f = sink.shift()!;
-          sub.next({ camera, seq: seq++, captured_at: f.wall, captured_mono: f.mono, width: o.width, height: o.height, format: "RGB", data: new Uint8Array(images[f.made % images.length]) });
+          const buf = pool.take(bytes);
+          buf.set(images[f.made % images.length]);
+          sub.next({ camera, seq: seq++, captured_at: f.wall, captured_mono: f.mono, width: o.width, height: o.height, format: "RGB", data: buf, release: pool.giver(buf) });
           if (o.demand && !o.demand.wants(camera)) parked = true;
         }
       };

@@ -21,6 +21,8 @@ export interface CameraCounters {
   skipped: number;
   errors: number;
   restarts: number;
+  /** Frame buffers capture made because none was back in its pool (see FramePool). */
+  buffers_allocated?: number;
 }
 
 /** Where the metrics read their counters. */
@@ -106,6 +108,7 @@ export class DaemonMetrics {
       per("linewatch_camera_frames_total", "Frames delivered by capture", "counter", (c) => c.frames),
       per("linewatch_camera_restarts_total", "Capture restarts after errors", "counter", (c) => c.restarts),
       per("linewatch_camera_errors_total", "Capture errors", "counter", (c) => c.errors),
+      per("linewatch_frame_buffers_allocated_total", "Frame buffers capture allocated because none was back in its pool: flat once a camera runs, rising when frames are not given back", "counter", (c) => c.buffers_allocated ?? 0),
       per("linewatch_frames_dropped_total", "Frames not inspected because inference fell behind: dropped in the camera's appsink while the pipeline had no room (capture takes a frame only then), or waiting frames pushed out, oldest first", "counter", (c, p) => p.dropped + c.dropped),
       per("linewatch_frames_bad_total", "Frames skipped as malformed: by capture (empty, wrong size, unknown format) or the pipeline (ROI outside the frame)", "counter", (c, p) => p.bad_frames + c.skipped),
       per("linewatch_frames_failed_total", "Frames whose inference failed", "counter", (_c, p) => p.inference_errors),

@@ -123,7 +123,7 @@ export class Daemon {
       });
     });
     this.metrics = new DaemonMetrics(this.registry, {
-      cameras: () => this.cameras.map((c) => c.stats()),
+      cameras: () => this.cameras.map((c) => ({ ...c.stats(), buffers_allocated: c.poolStats().allocated })),
       pipeline: (id) => pipeline.stats(id),
       inflight: () => pipeline.inflight,
       publisher: () => this.publisher?.stats() ?? null,
@@ -167,12 +167,18 @@ export class Daemon {
     this.log.debug({ camera: d.camera, seq: d.seq, frame_id: d.frame_id, verdict: d.verdict }, "decided");
     this.enrollment?.offer(d);
     this.metrics?.observeDecision(d, performance.now() - d.captured_mono);
-    // Thumbnails are rendered off the result path, at most one per camera per interval.
+    // Thumbnails are rendered off the result path, at most one per camera per interval. The
+    // frame's buffer goes back to capture once nothing reads the image (enrolment copied it).
     if (this.thumbs.due(d.camera)) {
-      this.thumbs.render(d).then(
-        (jpeg) => jpeg && this.publisher?.publishThumbnail(d.camera, jpeg),
-        (err: Error) => this.log.warn({ camera: d.camera, err: err.message }, "thumbnail failed"),
-      );
+      this.thumbs
+        .render(d)
+        .then(
+          (jpeg) => jpeg && this.publisher?.publishThumbnail(d.camera, jpeg),
+          (err: Error) => this.log.warn({ camera: d.camera, err: err.message }, "thumbnail failed"),
+        )
+        .finally(() => d.release?.());
+    } else {
+      d.release?.();
     }
   }
 

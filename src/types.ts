@@ -22,6 +22,13 @@ export interface Frame {
   format: PixelFormat;
   /** width * height * channels bytes. */
   data: Uint8Array;
+  /**
+   * Gives `data`'s buffer back to capture's pool, to be filled by a later frame of the camera. Only
+   * the frame's last user calls it, once nothing reads `data` any more (the pipeline, for a frame
+   * it drops or fails; else whoever consumes its Decision, see Decision.release). Not calling it
+   * costs one allocation; calling it twice does nothing. Absent for frames not from a pool.
+   */
+  release?: () => void;
 }
 
 /** A frame after ROI crop: the pixels that are inspected. */
@@ -106,4 +113,10 @@ export interface Decision {
   mask: Uint8Array;
   /** Stitched anomaly map over the ROI, on cells of map.step px; toPixels() resizes it to the ROI. */
   map: RoiMap;
+  /**
+   * The frame's Frame.release: the consumer calls it once it is done with `image` (after a
+   * thumbnail is rendered, or at once when none is), so capture reuses the buffer. `image.data`
+   * must not be read after it.
+   */
+  release?: () => void;
 }

@@ -6,6 +6,7 @@ import { StatsRecorder, type CameraState, type CameraStats } from "./cameraStats
 import { redact, SINK_MAX_BUFFERS, type SourcePlan } from "./describe.js";
 import { readPixels } from "./frameReader.js";
 import { Backoff, resolveOptions, Watchdog, type CameraOptions } from "./cameraOptions.js";
+import { FramePool, type FramePoolStats } from "./framePool.js";
 import { warnSmallThreadpool, type BusMessage, type SampleCaps } from "./gst.js";
 import { PipelineHandle, type Run } from "./pipelineHandle.js";
 import { planSource } from "./registry.js";
@@ -45,6 +46,10 @@ export class Camera {
   private wants: () => boolean = () => true;
   /** The run whose pull loop waits for demand, if any. */
   private parked: Run | null = null;
+  /** Buffers the next samples are copied into; each frame's `release` gives its buffer back. */
+  private readonly pool = new FramePool();
+  /** Size of the last sample: the size of buffer the next pull gets (0: a plain pull). */
+  private sampleBytes = 0;
 
   constructor(
     private readonly cfg: CameraConfig,
@@ -86,6 +91,7 @@ export class Camera {
     this.watchdog.stop();
     this.teardown();
     this.handles.clear();
+    this.pool.clear();
     this.setState("stopped");
     this.subject.complete();
     await this.plan?.dispose().catch((err: unknown) => this.log.warn({ err }, "could not clean up the source"));
@@ -116,6 +122,11 @@ export class Camera {
     // While playing, up to max-buffers frames wait in the sink and one in the pull thread.
     const running = this.run !== null && this.plan?.finite === false ? this.run.handle.dropped(this.run.received, SINK_MAX_BUFFERS + 1) : 0;
     return this.stat.snapshot(this.cfg.id, this.cfg.kind, this.state, running);
+  }
+
+  /** What the camera's frame-buffer pool has done. */
+  poolStats(): FramePoolStats {
+    return this.pool.stats();
   }
 
   /** Builds (or builds again: an images folder is read again) the source plan and plays its first run. */
@@ -162,23 +173,30 @@ export class Camera {
   }
 
   private pull(run: Run): void {
-    run.handle.sink.pull((buf, caps) => {
+    const target = this.sampleBytes > 0 ? this.pool.take(this.sampleBytes) : undefined;
+    run.handle.sink.pull((buf, caps, bytes) => {
+      const pooled = target !== undefined && buf === target;
+      // An unused target (end of stream, or a sample that did not fit) goes straight back.
+      if (target !== undefined && !pooled) this.pool.give(target);
       if (this.closed) return;
       if (buf === null) {
         run.pullDone = true;
         if (run.tok === this.token && run.eos) this.endOfStream(run);
         return;
       }
+      const sample = pooled ? buf.subarray(0, bytes) : buf;
+      this.sampleBytes = sample.length;
       try {
-        this.onSample(run, buf, caps);
+        this.onSample(run, sample, caps, pooled ? this.pool.giver(target) : undefined);
       } catch (err) {
+        // The buffer is not given back: a consumer may already hold the frame.
         this.log.error({ err }, "frame handling failed");
       }
       if (run.tok !== this.token) return;
       if (this.wants()) return this.pull(run);
       this.parked = run;
       this.watchdog.disarm();
-    });
+    }, target);
   }
 
   /** Arms the watchdog for the longest gap between frames a running source may leave. */
@@ -187,11 +205,13 @@ export class Camera {
     this.watchdog.arm(stall, `no frame for ${Math.round(stall)} ms`);
   }
 
-  private onSample(run: Run, buf: Buffer, caps: SampleCaps): void {
+  /** `release`: gives the sample's buffer back to the pool (pooled samples only). */
+  private onSample(run: Run, buf: Buffer, caps: SampleCaps, release: (() => void) | undefined): void {
     const current = run.tok === this.token;
     if (current) run.received++;
     const px = readPixels(buf, caps);
     if (typeof px === "string") {
+      release?.();
       this.stat.skipped++;
       this.log.debug({ reason: px }, "sample skipped");
       return;
@@ -207,7 +227,7 @@ export class Camera {
         this.log.info({ width: px.width, height: px.height, format: px.format }, "camera running");
       }
     }
-    this.subject.next({ camera: this.cfg.id, seq: this.seq++, captured_at: now, captured_mono: performance.now(), ...px });
+    this.subject.next({ camera: this.cfg.id, seq: this.seq++, captured_at: now, captured_mono: performance.now(), ...px, release });
   }
 
   private onBus(run: Run, msg: BusMessage): void {

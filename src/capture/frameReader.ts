@@ -19,8 +19,9 @@ function isPixelFormat(f: unknown): f is PixelFormat {
 /**
  * The pixels of an appsink sample, rows unpadded, or the reason the sample is unusable.
  * GStreamer pads each row of RGB and GRAY8 to a multiple of 4 bytes (a 190 px RGB row is 572
- * bytes, not 570); the padding is cut here. A buffer of neither the padded nor the tight size,
- * an empty one, or caps without size or with another format is refused.
+ * bytes, not 570); the padding is cut here, in place (rows move to the front of `buf`, which the
+ * result's `data` then views: the sample's buffer is capture's own). A buffer of neither the
+ * padded nor the tight size, an empty one, or caps without size or with another format is refused.
  */
 export function readPixels(buf: Buffer, caps: SampleCaps): Pixels | string {
   const { width, height, format } = caps;
@@ -36,7 +37,7 @@ export function readPixels(buf: Buffer, caps: SampleCaps): Pixels | string {
   if (buf.length !== stride * height) {
     return `buffer of ${buf.length} bytes does not hold a ${width}x${height} ${format} frame (${stride * height} expected)`;
   }
-  const data = new Uint8Array(row * height);
-  for (let y = 0; y < height; y++) data.set(buf.subarray(y * stride, y * stride + row), y * row);
-  return { width, height, format, data };
+  // Each row moves to or before where it was, so copying front to back never reads a moved row.
+  for (let y = 1; y < height; y++) buf.copyWithin(y * row, y * stride, y * stride + row);
+  return { width, height, format, data: new Uint8Array(buf.buffer, buf.byteOffset, row * height) };
 }

@@ -30,9 +30,12 @@ export interface SampleCaps {
 export interface AppSink {
   /**
    * Waits, on a libuv pool thread, for the next sample and calls back on the main thread with a copy
-   * of its bytes, or with null at end of stream or when the sink is flushing (stopped).
+   * of its bytes, or with null at end of stream or when the sink is flushing (stopped). With
+   * `target` (linewatch's patch of the binding, scripts/patchGstreamer.mjs) the copy is made into
+   * `target` on the pool thread when the sample fits, and the callback gets `target` itself and
+   * the sample's size in `bytes`; a larger sample comes in a new Buffer as without it.
    */
-  pull(cb: (buf: Buffer | null, caps: SampleCaps) => void): void;
+  pull(cb: (buf: Buffer | null, caps: SampleCaps, bytes?: number) => void, target?: Buffer): void;
   /** True until the sink has started (pipeline reached PAUSED) and again at end of stream. */
   readonly eos: boolean;
   /** GstBaseSink statistics serialised as a string, e.g. `..., rendered=(guint64)200;`. */

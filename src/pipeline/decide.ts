@@ -53,5 +53,6 @@ export function decide(frame: RoiFrame, map: RoiMap, opts: DecideOptions): Decis
     image: { width: frame.width, height: frame.height, format: frame.format, data: frame.data },
     mask,
     map,
+    release: frame.release,
   };
 }

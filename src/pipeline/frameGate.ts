@@ -44,7 +44,7 @@ export class FrameGate {
     s.admitted++;
     q.push(frame);
     while (q.length > this.maxWaiting) {
-      q.shift();
+      q.shift()!.release?.();
       s.dropped++;
     }
     this.pump();

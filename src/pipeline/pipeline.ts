@@ -207,6 +207,7 @@ export class InspectionPipeline {
           mergeMap((maps) => maps.map((m) => [m])),
           new TurnQueue<TileOutcome[]>().operator(),
           stitchFrames((key) => gate.get(key), (key, camera, err) => {
+            gate.get(key)?.release?.();
             this.stats(camera).inference_errors++;
             log.debug({ key, err }, "frame not decided");
             done(key);
@@ -237,6 +238,7 @@ export class InspectionPipeline {
             gate.admit(cropRoi(f, this.cams.get(f.camera)?.roi));
           } catch (err) {
             if (!(err instanceof FrameError)) throw err;
+            f.release?.();
             s.bad_frames++;
             log.warn({ camera: f.camera, seq: f.seq, err: err.message }, "frame skipped");
           }

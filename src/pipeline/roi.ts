@@ -37,5 +37,7 @@ export function cropRoi(frame: Frame, roi?: Roi): RoiFrame {
     const src = ((y + r) * frame.width + x) * ch;
     out.set(frame.data.subarray(src, src + row), r * row);
   }
-  return { ...frame, width: w, height: h, data: out, roi: { x, y, width: w, height: h } };
+  // The crop is a copy: the source buffer goes back to capture now.
+  frame.release?.();
+  return { ...frame, width: w, height: h, data: out, roi: { x, y, width: w, height: h }, release: undefined };
 }

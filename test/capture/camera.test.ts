@@ -35,6 +35,46 @@ describe("test source camera", () => {
     assert.ok(Date.now() - (s.last_frame_at ?? 0) < 500);
   });
 
+  it("copies samples into pooled buffers: released ones come back with whole new frames", async () => {
+    // 161 px RGB rows are padded by GStreamer: every reused buffer is cut in place again.
+    const { cam } = camera({ id: "pool", kind: "test", pattern: "checkers-8", width: 161, height: 121, fps: 50 });
+    cams.push(cam);
+    const sums: number[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    cam.frames$.subscribe((f) => {
+      let sum = 0;
+      for (let i = 0; i < f.data.length; i++) sum = (sum * 31 + f.data[i]) >>> 0;
+      sums.push(f.data.length === 161 * 121 * 3 ? sum : -1);
+      buffers.add(f.data.buffer);
+      f.release?.();
+    });
+    await cam.start();
+    await waitFor(() => sums.length >= 40, 5000, "40 frames");
+    const pool = cam.poolStats();
+    await cam.stop();
+    assert.ok(sums.every((s) => s === sums[0]), "every frame of a still pattern is the same, whichever buffer it came in");
+    assert.ok(buffers.size <= 3, `${buffers.size} buffers for ${sums.length} frames`);
+    assert.ok(pool.reused >= sums.length - 4 && pool.refused === 0, JSON.stringify(pool));
+  });
+
+  it("a frame that is not released keeps its pixels while later frames arrive", async () => {
+    const { cam } = camera({ id: "hold", kind: "test", pattern: "ball", width: 160, height: 120, fps: 50 });
+    cams.push(cam);
+    const held: { data: Uint8Array; copy: Uint8Array }[] = [];
+    let n = 0;
+    cam.frames$.subscribe((f) => {
+      if (++n % 8 === 0) held.push({ data: f.data, copy: Uint8Array.from(f.data) });
+      else f.release?.();
+    });
+    await cam.start();
+    await waitFor(() => n >= 60, 5000, "60 frames");
+    await cam.stop();
+    assert.ok(held.length >= 7);
+    assert.notDeepEqual(held[0].copy, held[1].copy, "the ball moves: frames differ");
+    for (const [i, h] of held.entries()) assert.ok(Buffer.compare(h.data, h.copy) === 0, `held frame ${i} was overwritten`);
+    assert.ok(cam.poolStats().reused > 30);
+  });
+
   it("drops the oldest frames and counts them when the consumer is slow", async () => {
     const { cam } = camera({ id: "slow", kind: "test", width: 64, height: 48, fps: 50 });
     cams.push(cam);

@@ -76,6 +76,7 @@ describe("readPixels", () => {
     const px = readPixels(buf, { width: 2, height: 2, format: "RGB" });
     assert.ok(typeof px !== "string");
     assert.deepEqual(Array.from(px.data), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    assert.equal(px.data.buffer, buf.buffer, "cut in place, no copy");
   });
 
   it("takes tight buffers as they are, GRAY8 too", () => {

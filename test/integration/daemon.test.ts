@@ -101,6 +101,12 @@ describe("the daemon end to end on real parts", { timeout: 180_000 }, () => {
     const m = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
     for (const name of ["linewatch_frames_decided_total", "linewatch_inference_seconds_bucket", "linewatch_mqtt_connected", "linewatch_camera_fps", "linewatch_frames_dropped_total"]) assert.match(m, new RegExp(`^${name}`, "m"));
     assert.match(m, /linewatch_verdicts_total\{camera="parts",verdict="fail"\} [1-9]/);
+    // Frames go back to capture's pool after their result and thumbnail: a fixed-size camera
+    // allocates a few buffers, not one a frame.
+    const value = (name: string) => Number(new RegExp(`^${name}\\{camera="synthetic"\\} (\\d+)`, "m").exec(m)?.[1] ?? NaN);
+    const frames = value("linewatch_camera_frames_total");
+    const allocated = value("linewatch_frame_buffers_allocated_total");
+    assert.ok(frames >= 8 && allocated <= 4, `synthetic: ${allocated} buffers allocated for ${frames} frames`);
   });
 
   it("keeps a retained online status that the last will turns offline on SIGKILL", async () => {

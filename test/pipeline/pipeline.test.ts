@@ -67,6 +67,45 @@ describe("InspectionPipeline on the real model", { timeout: 120_000 }, () => {
     }
   });
 
+  it("gives each frame's buffer back once: at a drop, a bad frame, a crop or a failed batch; a decided frame's goes on with its decision", async () => {
+    const released = new Map<string, number>();
+    const pooled = (f: Frame): Frame => ({ ...f, release: () => released.set(`${f.camera}/${f.seq}`, (released.get(`${f.camera}/${f.seq}`) ?? 0) + 1) });
+    const roi = cameraSchema.parse({ id: "r", kind: "test", width: 64, height: 48, roi: { x: 8, y: 8, width: 32, height: 24 } });
+    const p = new InspectionPipeline({ cameras: [cam("a"), roi], settings: { ...settings, batch_max_tiles: 1 }, engine, log });
+    const frames = new Subject<Frame>();
+    const out = lastValueFrom(p.connect(frames).pipe(toArray()));
+    for (let i = 0; i < 20; i++) {
+      frames.next(pooled(frame("a", i)));
+      frames.next(pooled(frame("r", i)));
+    }
+    frames.next(pooled({ ...frame("a", 20), data: new Uint8Array(10) }));
+    frames.complete();
+    const decisions = await out;
+    const decided = new Set(decisions.map((d) => `${d.camera}/${d.seq}`));
+    assert.ok(p.stats("a").dropped > 10 && p.stats("a").bad_frames === 1);
+    for (let i = 0; i <= 20; i++) {
+      const key = `a/${i}`;
+      assert.equal(released.get(key) ?? 0, decided.has(key) ? 0 : 1, `${key}: the pipeline gives back exactly the frames it does not hand on`);
+    }
+    // Cropped frames are copies: their source buffer went back at the crop, and no decision carries it.
+    for (let i = 0; i < 20; i++) assert.equal(released.get(`r/${i}`), 1, `r/${i}`);
+    for (const d of decisions) {
+      assert.equal(d.release === undefined, d.camera === "r");
+      d.release?.();
+    }
+    for (const d of decisions.filter((x) => x.camera === "a")) assert.equal(released.get(`a/${d.seq}`), 1);
+
+    // A batch whose inference fails: its frames are not decided, and their buffers go back.
+    const failing = { manifest: engine.manifest, run: () => Promise.reject(new Error("the worker died")) };
+    const q = new InspectionPipeline({ cameras: [cam("f")], settings, engine: failing, log });
+    const more = new Subject<Frame>();
+    const none = lastValueFrom(q.connect(more).pipe(toArray()));
+    for (let i = 0; i < 3; i++) more.next(pooled(frame("f", i)));
+    more.complete();
+    assert.deepEqual(await none, []);
+    assert.deepEqual([0, 1, 2].map((i) => released.get(`f/${i}`)), [1, 1, 1]);
+  });
+
   it("skips and counts a malformed frame without stopping", async () => {
     const p = new InspectionPipeline({ cameras: [cam("a", { mode: "resize" })], settings, engine, log });
     const frames = new Subject<Frame>();
