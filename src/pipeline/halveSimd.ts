@@ -38,12 +38,15 @@ const PAGE = 65536;
  * project's 2-core x86 box, 0.6 against 0.93 inside the loaded pipeline (bench/README.md, sixth
  * session). The result equals halveWords' up to float32 rounding of the affine.
  *
- * The frame last copied is recognised by its `data` array: a frame's pixels must not change
- * while its tiles are sampled (the pipeline never changes them; capture hands over a new buffer
- * per frame). Memory grows to the largest frame seen and stays.
+ * The image last copied is recognised by a key object (sampleTile passes the frame, a new object
+ * per frame) together with its `data` array: a frame's pixels must not change while its tiles are
+ * sampled (the pipeline never changes them). Keying on `data` alone is not enough: capture's
+ * pooled buffers carry frame after frame, and a buffer passed as the same array would be taken
+ * for the copy already there. Memory grows to the largest frame seen and stays.
  */
 export class SimdHalver {
-  private last: WeakRef<Uint8Array> | null = null;
+  private last: WeakRef<object> | null = null;
+  private lastData: WeakRef<Uint8Array> | null = null;
   /** The padded size of that copy, PW * 65536 + PH. */
   private padded = 0;
 
@@ -72,14 +75,15 @@ export class SimdHalver {
    * channels) into `out` as `k` CHW planes. The rect starts inside the image and may reach past
    * its right and bottom edges (a ROI smaller than a tile): the copy in then repeats the last
    * column and row out to the rect, which gives exactly the edge-clamped bilinear sampling of
-   * sampleTile. The layout must pass {@link fits}.
+   * sampleTile. The layout must pass {@link fits}. `key`: the image the data belongs to, the same
+   * object for all its tiles and a new one for the next image (defaults to `data`).
    */
-  halve(data: Uint8Array, W: number, H: number, ch: number, rect: TileRect, mw: number, mh: number, k: number, f: Affine, out: Float32Array): void {
+  halve(data: Uint8Array, W: number, H: number, ch: number, rect: TileRect, mw: number, mh: number, k: number, f: Affine, out: Float32Array, key: object = data): void {
     const PW = Math.max(W, rect.x + rect.width), PH = Math.max(H, rect.y + rect.height);
     const planes = k * mw * mh;
     const dst = (PW * PH * ch + PAD + 15) & ~15;
     this.reserve(dst + planes * 4);
-    this.load(data, W, H, ch, PW, PH);
+    this.load(key, data, W, H, ch, PW, PH);
     const src = (rect.y * PW + rect.x) * ch;
     const [a0, a1 = a0, a2 = a0] = f.a;
     const [b0, b1 = b0, b2 = b0] = f.b;
@@ -94,11 +98,12 @@ export class SimdHalver {
     if (mem.buffer.byteLength < bytes) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / PAGE));
   }
 
-  /** Copies `data` to the start of memory as a `PW` x `PH` image unless that copy is already there. */
-  private load(data: Uint8Array, W: number, H: number, ch: number, PW: number, PH: number): void {
-    if (this.last?.deref() === data && this.padded === PW * 65536 + PH) return;
+  /** Copies `data` to the start of memory as a `PW` x `PH` image unless that copy (of `key`) is already there. */
+  private load(key: object, data: Uint8Array, W: number, H: number, ch: number, PW: number, PH: number): void {
+    if (this.last?.deref() === key && this.lastData?.deref() === data && this.padded === PW * 65536 + PH) return;
     copyPadded(new Uint8Array(this.k.memory.buffer), data, W, H, ch, PW, PH);
-    this.last = new WeakRef(data);
+    this.last = new WeakRef(key);
+    this.lastData = new WeakRef(data);
     this.padded = PW * 65536 + PH;
   }
 }

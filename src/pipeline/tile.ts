@@ -45,8 +45,9 @@ export type InputSpec = ModelManifest["input"];
  * image's edges. `out` must hold channels * spec.height * spec.width values (it may be a view into
  * a batch buffer, so tiles are written straight where the model reads them). A 2:1 tile of an
  * image (also one reaching past its edges, as a ROI smaller than the tile gives) is reduced with
- * WebAssembly SIMD from a copy of the whole image made on its first tile, recognised by
- * `img.data`: an image's pixels must not change between its tiles.
+ * WebAssembly SIMD from a copy of the whole image made on its first tile, recognised by `img`
+ * itself (and its `data`): an image's pixels must not change between its tiles, and the next
+ * image must be a new object even when it comes in the same (pooled) buffer.
  */
 export function sampleTile(
   img: { width: number; height: number; format: PixelFormat; data: Uint8Array },
@@ -71,7 +72,7 @@ export function sampleTile(
   if (sx === 2 && sy === 2 && rect.x >= 0 && rect.y >= 0 && (ch === 1 || k === 3)) {
     // A 2:1 bilinear sample is the mean of 2 x 2 pixels; past the edge, of the repeated edge.
     const f = { a: a.map((v) => v / 4), b };
-    if (simd && SimdHalver.fits(ch, k, mw)) return simd.halve(data, W, H, ch, rect, mw, mh, k, f, out);
+    if (simd && SimdHalver.fits(ch, k, mw)) return simd.halve(data, W, H, ch, rect, mw, mh, k, f, out, img);
     if (rect.x + rect.width <= W && rect.y + rect.height <= H) {
       if (!halveWords(data, W, ch, rect, mw, mh, k, f, out)) halveBytes(data, W, ch, rect, mw, mh, k, f, out);
       return;

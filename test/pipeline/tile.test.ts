@@ -189,6 +189,23 @@ describe("sampleTile, 2:1 tiles", () => {
     }
   }
 
+  it("samples the new pixels of a pooled buffer refilled for the next frame (same array, new frame)", () => {
+    // Capture hands frame after frame in the same pooled buffer; the SIMD path keeps a copy of
+    // the last frame and must not take the refilled buffer for it.
+    const width = 64, height = 48;
+    const data = new Uint8Array(width * height * 3);
+    const spec: InputSpec = { name: "x", layout: "NCHW", channels: 3, height: 12, width: 16, dynamic_batch: true, scale: 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] };
+    const rect = { x: 8, y: 8, width: 32, height: 24 };
+    const first = new Float32Array(3 * 12 * 16);
+    const second = new Float32Array(3 * 12 * 16);
+    data.fill(40);
+    sampleTile({ width, height, format: "RGB", data }, rect, spec, first);
+    data.fill(200);
+    sampleTile({ width, height, format: "RGB", data }, rect, spec, second);
+    const want = (v: number) => (v / 255 - 0.5) / 0.25;
+    assert.ok(Math.abs(first[0] - want(40)) < 1e-5 && Math.abs(second[0] - want(200)) < 1e-5, `got ${first[0]}, ${second[0]}`);
+  });
+
   it("starts tiles on multiples of 4 px, except the last, which stays flush", () => {
     for (const [length, tile, overlap] of [[1920, 512, 32], [1080, 512, 32], [1001, 256, 64], [700, 64, 8]]) {
       const s = axisStarts(length, tile, overlap);
