@@ -36,9 +36,9 @@ export class FramePool {
   /** A buffer of exactly `bytes`; free buffers of another size (the frame size changed) are dropped. */
   take(bytes: number): Buffer {
     let buf: Buffer | undefined;
+    // Pops past (drops) free buffers of another size; none left means none fits.
     while ((buf = this.free.pop()) !== undefined && buf.length !== bytes);
     if (buf === undefined) {
-      this.free.length = 0;
       buf = Buffer.allocUnsafeSlow(bytes);
       this.counts.allocated++;
     } else {
