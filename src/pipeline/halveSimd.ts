@@ -1,35 +1,17 @@
 import type { TileRect } from "../types.js";
 import type { Affine } from "./halve.js";
 import { HALVE_SIMD_WASM } from "./halveSimdWasm.js";
-
-/**
- * The WebAssembly API used here. The DOM library declares it; this project builds with lib ES2022
- * and @types/node 20, which do not, so the global is declared for this file only.
- */
-declare namespace WebAssembly {
-  class Module {
-    constructor(bytes: Uint8Array);
-  }
-  class Instance {
-    constructor(module: Module);
-    readonly exports: Record<string, unknown>;
-  }
-  interface Memory {
-    readonly buffer: ArrayBuffer;
-    grow(pages: number): number;
-  }
-}
+import { instantiate, WASM_PAGE, type WasmMemory } from "./wasm.js";
 
 /** The exports of halveSimd.wat. */
 interface Kernels {
-  memory: WebAssembly.Memory;
+  memory: WasmMemory;
   halve_rgb(src: number, stride: number, dst: number, mw: number, mh: number, a0: number, a1: number, a2: number, b0: number, b1: number, b2: number): void;
   halve_gray(src: number, stride: number, dst: number, mw: number, mh: number, k: number, a0: number, a1: number, a2: number, b0: number, b1: number, b2: number): void;
 }
 
 /** Bytes after the frame that the RGB kernel may read past a row's end (8), rounded up to the planes' alignment. */
 const PAD = 16;
-const PAGE = 65536;
 
 /**
  * The 2:1 tile reduction of halve.ts with WebAssembly SIMD: a frame is copied into the module's
@@ -54,12 +36,8 @@ export class SimdHalver {
 
   /** The halver, or null where this runtime has no WebAssembly SIMD. */
   static create(): SimdHalver | null {
-    try {
-      const mod = new WebAssembly.Module(Buffer.from(HALVE_SIMD_WASM, "base64"));
-      return new SimdHalver(new WebAssembly.Instance(mod).exports as unknown as Kernels);
-    } catch {
-      return null;
-    }
+    const k = instantiate<Kernels>(HALVE_SIMD_WASM);
+    return k && new SimdHalver(k);
   }
 
   /**
@@ -95,7 +73,7 @@ export class SimdHalver {
   /** Grows the module's memory to at least `bytes`. */
   private reserve(bytes: number): void {
     const mem = this.k.memory;
-    if (mem.buffer.byteLength < bytes) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / PAGE));
+    if (mem.buffer.byteLength < bytes) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / WASM_PAGE));
   }
 
   /** Copies `data` to the start of memory as a `PW` x `PH` image unless that copy (of `key`) is already there. */

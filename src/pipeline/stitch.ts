@@ -1,5 +1,6 @@
 import type { TileMap } from "../types.js";
 import { cellCentre, cellCount, type RoiMap } from "./roiMap.js";
+import { StitchKernel, type FootprintTables } from "./stitchSimd.js";
 
 /**
  * Blending weight along one axis of a tile: 1 in the middle, falling linearly over the outer
@@ -26,26 +27,12 @@ function cellCentres(length: number, step: number): Float64Array {
   return g;
 }
 
-/** How one tile rectangle lands on a grid's cells: which cells, and the interpolation weights. */
-interface TileFootprint {
+/** A tile rectangle's footprint on a grid, with the ramps alone for the blend weights. */
+interface TileFootprint extends FootprintTables {
   /** The rectangle and map size it was made for (the key of the caches). */
   key: string;
-  /** First cell column, and how many columns the tile covers. */
-  c0: number;
-  cols: number;
-  /** Per covered column: the two map columns it reads and their weights (edge ramp folded in). */
-  u0: Int32Array;
-  u1: Int32Array;
-  wu0: Float32Array;
-  wu1: Float32Array;
-  /** The column ramp alone, for the blend weights. */
+  /** The column ramp alone. */
   wu: Float32Array;
-  /** Per covered cell row: its index, the two map rows it reads and their weights (ramp folded in). */
-  rowsOut: Int32Array;
-  v0: Int32Array;
-  v1: Int32Array;
-  wv0: Float32Array;
-  wv1: Float32Array;
   /** The row ramp alone. */
   wv: Float32Array;
 }
@@ -164,25 +151,41 @@ function gridFor(width: number, height: number, step: number): StitchGrid {
   return g;
 }
 
+/** The WebAssembly SIMD path of {@link StitchAccumulator}, or null where the runtime lacks it. */
+export const stitchKernel = StitchKernel.create();
+
 /**
  * Blends tile maps into one map of a `width` x `height` ROI as they arrive: each tile's map is
  * sampled bilinearly at the centres of the ROI map's cells of `step` px (see {@link stitchStep})
  * and overlaps are blended with edge-tapered weights. `add()` costs one pass over the tile's
  * cells, so a frame's stitching is spread over the batches its tiles come back in; the blend
  * weights depend only on the tile rectangles, so they are summed once per tile plan and reused.
+ *
+ * The blending runs in WebAssembly SIMD where the runtime has it (`kernel`, the default; the
+ * frame's grid then lives in the kernel's memory until {@link finish}), else in JavaScript
+ * (`kernel` null). An accumulator that will not be finished should be given up with
+ * {@link dispose} (one that is not is given back when collected).
  */
 export class StitchAccumulator {
   private readonly grid: StitchGrid;
+  /** The JavaScript path's grid; empty on the kernel's path. */
   private readonly acc: Float32Array;
+  /** The grid's offset in the kernel's memory; -1 on the JavaScript path or once finished. */
+  private at = -1;
   private readonly added: TileFootprint[] = [];
 
   constructor(
     readonly width: number,
     readonly height: number,
     readonly step = 1,
+    private readonly kernel: StitchKernel | null = stitchKernel,
   ) {
     this.grid = gridFor(width, height, step);
-    this.acc = new Float32Array(this.grid.gx.length * this.grid.gy.length);
+    const cells = this.grid.gx.length * this.grid.gy.length;
+    if (kernel) {
+      this.acc = new Float32Array(0);
+      this.at = kernel.openGrid(cells, this);
+    } else this.acc = new Float32Array(cells);
   }
 
   /** Blends one tile map in. */
@@ -191,8 +194,13 @@ export class StitchAccumulator {
     const fp = this.grid.footprint(rect, mw, mh);
     if (fp === null) return;
     this.added.push(fp);
-    const { acc } = this;
     const gw = this.grid.gx.length;
+    if (this.kernel) {
+      if (this.at < 0) throw new Error("stitch accumulator used after finish or dispose");
+      this.kernel.add(this.at, gw, map, mw, mh, fp);
+      return;
+    }
+    const { acc } = this;
     const { cols, c0, u0, u1, wu0, wu1 } = fp;
     // Separable: interpolate every map row across the columns once (weighted by the column ramp),
     // then each output row is one weighted sum of two of those rows.
@@ -212,10 +220,23 @@ export class StitchAccumulator {
 
   /** The blended map; the accumulator must not be used afterwards. */
   finish(): RoiMap {
-    const { acc } = this;
     const inv = this.grid.inverse(this.added);
-    for (let i = 0; i < acc.length; i++) acc[i] *= inv[i];
-    return { data: acc, width: this.grid.gx.length, height: this.grid.gy.length, step: this.step, roi_width: this.width, roi_height: this.height };
+    let data: Float32Array;
+    if (this.kernel) {
+      if (this.at < 0) throw new Error("stitch accumulator used after finish or dispose");
+      data = this.kernel.read(this.at, inv, this);
+      this.at = -1;
+    } else {
+      data = this.acc;
+      for (let i = 0; i < data.length; i++) data[i] *= inv[i];
+    }
+    return { data, width: this.grid.gx.length, height: this.grid.gy.length, step: this.step, roi_width: this.width, roi_height: this.height };
+  }
+
+  /** Gives the accumulator up unfinished (its frame failed or was dropped). */
+  dispose(): void {
+    if (this.kernel && this.at >= 0) this.kernel.release(this.at, this);
+    this.at = -1;
   }
 }
 

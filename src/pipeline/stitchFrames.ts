@@ -46,6 +46,7 @@ export function stitchFrames(
             p.seen++;
             if ("failed" in t) {
               p.failed = true;
+              p.acc?.dispose();
               p.acc = null;
             } else if (p.acc) {
               p.acc.add(t);
@@ -63,6 +64,10 @@ export function stitchFrames(
         error: (err) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });
-      return () => sub.unsubscribe();
+      return () => {
+        sub.unsubscribe();
+        for (const p of parts.values()) p.acc?.dispose();
+        parts.clear();
+      };
     });
 }

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { toPixels } from "../../src/pipeline/roiMap.js";
-import { stitchMaps } from "../../src/pipeline/stitch.js";
+import { StitchAccumulator, stitchMaps } from "../../src/pipeline/stitch.js";
+import { StitchKernel } from "../../src/pipeline/stitchSimd.js";
 import { tilePlan } from "../../src/pipeline/tile.js";
 import type { TileMap } from "../../src/types.js";
 
@@ -58,5 +60,82 @@ describe("stitchMaps", () => {
     // Where a alone covers the overlap its value must stay 1, not be divided by a and b's weights.
     assert.ok(Math.abs(alone[32 * 96 + 48] - 1) < 1e-6, `overlap value ${alone[32 * 96 + 48]}`);
     assert.equal(alone[32 * 96 + 80], 0, "cells no tile of this frame covers are 0");
+  });
+});
+
+describe("StitchAccumulator, WebAssembly SIMD and JavaScript paths", () => {
+  const kernel = StitchKernel.create();
+
+  it("compiles on Node 20 and is built from stitchSimd.wat as committed", () => {
+    assert.ok(kernel, "StitchKernel.create() returned null");
+    const out = execFileSync(process.execPath, ["scripts/buildWasm.mjs", "--check"], { encoding: "utf8" });
+    assert.match(out, /matches stitchSimd\.wat/);
+  });
+
+  // Grid plans (cells of 4 px on 64 px maps), a ROI smaller than its tile, cells of 1 px with
+  // covered column counts that are not multiples of 4 (the kernel's scalar tail), uneven maps.
+  const cases: { name: string; W: number; H: number; tiles: TileMap[]; step: number }[] = [];
+  const rnd = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const withMaps = (rects: TileMap["rect"][], mw: number, mh: number, seed: number): TileMap[] => {
+    const r = rnd(seed);
+    return rects.map((rect, index) => {
+      const map = new Float32Array(mw * mh);
+      for (let i = 0; i < map.length; i++) map[i] = r() * 4 - 1;
+      return { frame_key: "c/1", index, count: rects.length, rect, map, map_width: mw, map_height: mh };
+    });
+  };
+  cases.push({ name: "1280x720, 512 px tiles, 64 px maps", W: 1280, H: 720, tiles: withMaps(tilePlan(1280, 720, { mode: "grid", tile: 512, overlap: 32 }), 64, 64, 1), step: 4 });
+  cases.push({ name: "ROI smaller than its tile", W: 300, H: 170, tiles: withMaps(tilePlan(300, 170, { mode: "grid", tile: 512, overlap: 32 }), 64, 64, 2), step: 4 });
+  cases.push({ name: "odd sizes, 1 px cells", W: 203, H: 97, tiles: withMaps(tilePlan(203, 97, { mode: "grid", tile: 61, overlap: 13 }), 15, 15, 3), step: 1 });
+  cases.push({ name: "uneven map, 3 px cells", W: 250, H: 190, tiles: withMaps([{ x: 7, y: 3, width: 230, height: 181 }], 37, 29, 4), step: 3 });
+
+  for (const c of cases) {
+    it(`gives the JavaScript path's map, ${c.name}`, () => {
+      const js = new StitchAccumulator(c.W, c.H, c.step, null);
+      const wasm = new StitchAccumulator(c.W, c.H, c.step, kernel);
+      for (const t of c.tiles) {
+        js.add(t);
+        wasm.add(t);
+      }
+      const a = js.finish(), b = wasm.finish();
+      assert.deepEqual([b.width, b.height, b.step], [a.width, a.height, a.step]);
+      let worst = 0;
+      for (let i = 0; i < a.data.length; i++) worst = Math.max(worst, Math.abs(a.data[i] - b.data[i]));
+      assert.ok(worst < 1e-5, `largest difference ${worst}`);
+      assert.ok(a.data.some((v) => v !== 0), "the case stitches something");
+    });
+  }
+
+  it("keeps frames in flight apart and gives their memory back", () => {
+    const k = StitchKernel.create()!;
+    const c = cases[0];
+    const frames = [0, 1, 2].map(() => new StitchAccumulator(c.W, c.H, c.step, k));
+    // Tiles of three frames interleaved, as batches bring them; frame i's maps scaled by i + 1.
+    for (const t of c.tiles) frames.forEach((f, i) => f.add({ ...t, map: t.map.map((v) => v * (i + 1)) }));
+    assert.equal(k.openGrids, 3);
+    const maps = frames.map((f) => f.finish().data);
+    for (let i = 0; i < maps[0].length; i += 97) {
+      assert.ok(Math.abs(maps[1][i] - 2 * maps[0][i]) < 1e-5 && Math.abs(maps[2][i] - 3 * maps[0][i]) < 1e-5, `cell ${i}`);
+    }
+    assert.equal(k.openGrids, 0);
+    const dropped = new StitchAccumulator(c.W, c.H, c.step, k);
+    dropped.add(c.tiles[0]);
+    dropped.dispose();
+    assert.equal(k.openGrids, 0, "a disposed accumulator gives its grid back");
+    assert.throws(() => dropped.add(c.tiles[0]), /after finish or dispose/);
+  });
+
+  it("does not grow its memory with every new image size", () => {
+    const k = StitchKernel.create()!;
+    const sizes: number[] = [];
+    for (let n = 0; n < 60; n++) {
+      const W = 200 + n * 7, H = 150 + n * 5;
+      const acc = new StitchAccumulator(W, H, 1, k);
+      acc.add(tileMap({ x: 0, y: 0, width: W, height: H }, 64, (u, v) => u + v));
+      acc.finish();
+      sizes.push(k.memoryBytes);
+    }
+    // The largest image alone needs (613 x 445 cells + scratch) x 4 bytes, about 1.2 MB.
+    assert.ok(sizes[sizes.length - 1] < 2 * 1024 * 1024, `memory ${sizes[sizes.length - 1]} bytes`);
   });
 });
