@@ -14,7 +14,7 @@ import { pipelineSchema } from "../src/config/service.js";
 import { tilePlan } from "../src/pipeline/tile.js";
 import { openCpuEngine, quietLog } from "./setup.js";
 import { writeChart } from "./chart.js";
-import { rawInChild, rawThroughWorker, type RawResult } from "./raw.js";
+import { rawInChildren, rawThroughWorker, type RawResult } from "./raw.js";
 import { runScenario, withRaw, type ScenarioResult } from "./scenario.js";
 import { loadNow, mean, quantile, round } from "./stats.js";
 
@@ -30,6 +30,7 @@ const { values: a } = parseArgs({
     batch: { type: "string", default: "8" },
     wait: { type: "string", default: "20" },
     threads: { type: "string", default: "0" },
+    workers: { type: "string", default: "0" },
     model: { type: "string", default: defaultModelDir },
     scenarios: { type: "string", default: "1x1280x720,2x1280x720,4x1280x720,1x1920x1080,2x1920x1080,4x1920x1080" },
     label: { type: "string", default: "" },
@@ -46,10 +47,10 @@ const threads = num("threads");
 const say = (s: string) => process.stderr.write(`${s}\n`);
 const fmtS = (s: number) => (s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.round(s)}s`);
 
-const engine = await openCpuEngine(String(a.model), threads);
+const engine = await openCpuEngine(String(a.model), threads, num("workers"));
 const m = engine.manifest;
-say(`bench: model ${m.name} ${m.version} (${m.input.channels}x${m.input.height}x${m.input.width}), tiling grid ${tiling.tile}/${tiling.overlap}, batch ${settings.batch_max_tiles}, wait ${settings.batch_max_wait_ms} ms, threads ${threads || "auto"}, load ${loadNow().load1} on ${loadNow().cores} cores`);
-say(`bench: raw loop through the worker, batch ${settings.batch_max_tiles}, ${a["raw-seconds"]} s ...`);
+say(`bench: model ${m.name} ${m.version} (${m.input.channels}x${m.input.height}x${m.input.width}), tiling grid ${tiling.tile}/${tiling.overlap}, batch ${settings.batch_max_tiles}, wait ${settings.batch_max_wait_ms} ms, ${engine.workers} worker(s) x ${engine.threads} thread(s), load ${loadNow().load1} on ${loadNow().cores} cores`);
+say(`bench: raw loop through the worker(s), batch ${settings.batch_max_tiles}, ${a["raw-seconds"]} s ...`);
 const rawWorker = await rawThroughWorker(engine, settings.batch_max_tiles, num("raw-seconds"));
 say(`bench: raw ${rawWorker.tiles_per_s} tiles/s (${rawWorker.batch_ms} ms a batch)`);
 
@@ -84,8 +85,8 @@ const rawWorkerEnd = before;
 await engine.close();
 let rawChild: RawResult | null = null;
 if (!a["no-child"]) {
-  say(`bench: raw loop without the worker (child process), ${a["raw-seconds"]} s ...`);
-  rawChild = await rawInChild(join(String(a.model), "model.onnx"), [m.input.channels, m.input.height, m.input.width], m.input.name, settings.batch_max_tiles, num("raw-seconds"), threads).catch((err: Error) => {
+  say(`bench: raw loop without the workers (${engine.workers} child process(es) of ${engine.threads} thread(s)), ${a["raw-seconds"]} s ...`);
+  rawChild = await rawInChildren(engine.workers, join(String(a.model), "model.onnx"), [m.input.channels, m.input.height, m.input.width], m.input.name, settings.batch_max_tiles, num("raw-seconds"), engine.threads).catch((err: Error) => {
     say(`bench: raw child failed: ${err.message}`);
     return null;
   });
@@ -104,7 +105,8 @@ const report = {
   tiling,
   batch_max_tiles: settings.batch_max_tiles,
   batch_max_wait_ms: settings.batch_max_wait_ms,
-  threads,
+  threads: engine.threads,
+  workers: engine.workers,
   fps_per_camera: fpsIn,
   scenarios: results,
   raw_tiles_per_s: raw,

@@ -27,36 +27,55 @@ export function rawInput(n: number, size: number): Float32Array {
 }
 
 /**
- * A bare loop of session.run through the daemon's own worker (InferenceEngine.runRaw): one batch
- * in flight at a time. The buffers come from the engine's pool, which the worker hands each one
- * back to, so this thread copies nothing while the loop runs: a copy per batch (6 MB at batch 8)
- * took 0.05 of a core from the model's threads. What a buffer holds (the deterministic input, or
- * tiles of the scenario before) does not change a convolution network's time.
+ * A bare loop of session.run through the daemon's own workers (InferenceEngine.runRaw): one batch
+ * in flight per worker, so every worker is busy and none has a second batch queued. The buffers
+ * come from the engine's pool, which the workers hand each one back to, so this thread copies
+ * nothing while the loop runs: a copy per batch (6 MB at batch 8) took 0.05 of a core from the
+ * model's threads. What a buffer holds (the deterministic input, or tiles of the scenario before)
+ * does not change a convolution network's time. `batch_ms` is the time of one batch in one worker.
  */
 export async function rawThroughWorker(engine: InferenceEngine, batch: number, seconds: number): Promise<RawResult> {
   const template = rawInput(batch, engine.inputSize);
+  const workers = Math.max(1, engine.workers);
   for (let i = 0; i < 3; i++) {
-    const buf = engine.inputBuffer(batch);
-    buf.set(template);
-    await engine.runRaw(buf, batch);
+    await Promise.all(
+      Array.from({ length: workers }, () => {
+        const buf = engine.inputBuffer(batch);
+        buf.set(template);
+        return engine.runRaw(buf, batch);
+      }),
+    );
   }
   const load = loadNow();
   const lag = lagMonitor();
   const steal = stealMeter();
   let runs = 0;
   const t0 = performance.now();
-  while (performance.now() - t0 < seconds * 1000) {
-    await engine.runRaw(engine.inputBuffer(batch), batch);
-    runs++;
-  }
+  const loop = async () => {
+    while (performance.now() - t0 < seconds * 1000) {
+      await engine.runRaw(engine.inputBuffer(batch), batch);
+      runs++;
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, loop));
   const s = (performance.now() - t0) / 1000;
   lag.stop();
-  return { batch, tiles_per_s: round((runs * batch) / s, 1), batch_ms: round((s * 1000) / runs, 1), runs, load1: load.load1, idle_loop_lag_p99_ms: lag.p99(), steal: steal() };
+  return { batch, tiles_per_s: round((runs * batch) / s, 1), batch_ms: round((s * 1000 * workers) / runs, 1), runs, load1: load.load1, idle_loop_lag_p99_ms: lag.p99(), steal: steal() };
 }
 
 /**
- * The same loop with no worker hop, in a child process: onnxruntime-node can be loaded in one
- * thread per process only, and this process's worker already holds it.
+ * The same loop with no worker hop: `processes` child processes side by side (one per inference
+ * worker), each a bare loop of session.run with `threads` intra-op threads; tiles/s summed.
+ */
+export async function rawInChildren(processes: number, modelPath: string, dims: number[], inputName: string, batch: number, seconds: number, threads: number): Promise<RawResult> {
+  const rs = await Promise.all(Array.from({ length: Math.max(1, processes) }, () => rawInChild(modelPath, dims, inputName, batch, seconds, threads)));
+  const tiles = rs.reduce((s, r) => s + r.tiles_per_s, 0);
+  return { batch, tiles_per_s: round(tiles, 1), batch_ms: round(rs.reduce((s, r) => s + r.batch_ms, 0) / rs.length, 1), runs: rs.reduce((s, r) => s + r.runs, 0), load1: rs[0].load1 };
+}
+
+/**
+ * The same loop with no worker hop, in a child process (its own onnxruntime-node, nothing else
+ * running in it). `spin`: ONNX Runtime's default spin-waiting of intra-op threads.
  */
 export function rawInChild(modelPath: string, dims: number[], inputName: string, batch: number, seconds: number, threads: number, spin = true): Promise<RawResult> {
   const child = fileURLToPath(new URL("./rawChild.ts", import.meta.url));

@@ -40,7 +40,7 @@ export interface ScenarioResult {
   mean_batch: number;
   /** Mean model time per batch, ms (session.run plus calibration, in the worker). */
   batch_ms: number;
-  /** Share of the window the model was running. */
+  /** Share of the window the model was running, per inference worker (1: every worker always busy). */
   model_busy: number;
   /**
    * batch_max_wait_ms + 2 times a full batch (batch_max_tiles) in the raw loop measured before the
@@ -182,7 +182,7 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
     loop_lag_p99_ms: lag.p99(),
     mean_batch: round(batches ? batchTiles / batches : 0, 2),
     batch_ms: round(batchMean, 1),
-    model_busy: round(batchMs / 1000 / window, 3),
+    model_busy: round(batchMs / 1000 / window / Math.max(1, engine.workers ?? 1), 3),
     latency_budget_ms: round(settings.batch_max_wait_ms + 2 * raw.batch_ms, 1),
     dropped: droppedN,
     saturated: droppedN > 0,

@@ -140,8 +140,8 @@ export class Daemon {
     await Promise.race([started, new Promise((r) => setTimeout(r, CAMERA_START_WAIT_MS).unref())]);
     this.tick();
     this.notify.startWatchdog(() => this.progressing());
-    await this.notify.ready(`inspecting ${this.cameras.length} camera(s) with ${model.name} ${model.version} on ${this.engine.provider}`);
-    mainLog.info({ cameras: this.cameras.length, provider: this.engine.provider, health_port: this.health.port }, "linewatch is running");
+    await this.notify.ready(`inspecting ${this.cameras.length} camera(s) with ${model.name} ${model.version} on ${this.engine.provider} (${this.engine.workers} inference worker(s))`);
+    mainLog.info({ cameras: this.cameras.length, provider: this.engine.provider, workers: this.engine.workers, threads: this.engine.threads, health_port: this.health.port }, "linewatch is running");
   }
 
   /** `<camera>/+/set` command topics; enrolment is the one command so far. */

@@ -65,7 +65,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const log = createLogger("warn", process.stderr);
   let engine: InferenceEngine;
   try {
-    engine = await InferenceEngine.open({ dir: resolve(o.model!), providers: [{ kind: "cpu" }], threads }, log);
+    engine = await InferenceEngine.open({ dir: resolve(o.model!), providers: [{ kind: "cpu" }], workers: 1, threads }, log);
   } catch (err) {
     if (err instanceof ModelError) {
       process.stderr.write(`linewatch eval: ${err.message}\n`);

@@ -16,7 +16,20 @@ export const modelSchema = z
       .min(1)
       .default([{ kind: "tensorrt", device_id: 0 }, { kind: "cuda", device_id: 0 }, { kind: "cpu" }])
       .describe("Execution providers in order of preference; one that cannot load is skipped"),
-    threads: z.number().int().min(0).max(256).default(0).describe("Intra-op threads for the CPU provider; 0 means one per core, at a lower priority than the main thread (nice 10) and without spin-waiting"),
+    workers: z
+      .number()
+      .int()
+      .min(0)
+      .max(64)
+      .default(0)
+      .describe("Inference workers, each with its own session of the model, batches spread over them; 0 means one per core (at most 4) on the CPU provider and one on a GPU"),
+    threads: z
+      .number()
+      .int()
+      .min(0)
+      .max(256)
+      .default(0)
+      .describe("Intra-op threads of each worker's CPU provider; 0 shares the cores out among the workers (at least one each). All run at a lower priority than the main thread (nice 10), without spin-waiting"),
   })
   .strict();
 

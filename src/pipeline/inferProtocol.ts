@@ -1,9 +1,10 @@
 import type { ProviderConfig } from "../config/schema.js";
 
 /**
- * Main thread <-> the inference worker. onnxruntime-node's addon can be loaded by one thread of a
- * process only (a later worker gets "Module did not self-register"), so one worker lives as long as
- * the process and hosts every session, each under its own id.
+ * Main thread <-> an inference worker. onnxruntime-node's addon cannot be loaded again by a thread
+ * started after one that loaded it has ended ("Module did not self-register"), so the workers live
+ * as long as the process and each hosts every session it was asked to load, each under its own id
+ * (see InferenceHost).
  */
 export type WorkerRequest =
   | {
@@ -91,6 +92,8 @@ export interface RunReply {
   nn_ms: number;
   /** The request's input buffer, handed back so the sender can reuse it. */
   input: ArrayBuffer;
+  /** The thread id of the worker that ran it. */
+  worker: number;
 }
 
 /** A bank built from parts: thinned features and the calibration from leave-one-part-out distances. */

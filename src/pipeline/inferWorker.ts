@@ -1,10 +1,10 @@
 /**
- * The inference worker thread: the only module that imports onnxruntime-node, because
- * session.run() blocks the thread it runs on. One per process (see inferProtocol.ts), hosting
- * every session.
+ * An inference worker thread: the only module that imports onnxruntime-node, because
+ * session.run() blocks the thread it runs on. As many as the model's `workers` (see
+ * InferenceHost), each hosting the sessions it was asked to load.
  */
 import { availableParallelism } from "node:os";
-import { parentPort } from "node:worker_threads";
+import { parentPort, threadId } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import type { ProviderConfig } from "../config/schema.js";
 import { yieldToMainThread } from "./inferPriority.js";
@@ -96,10 +96,10 @@ function providerOption(p: ProviderConfig): ort.InferenceSession.ExecutionProvid
 }
 
 /**
- * Intra-op threads: the configured number, or for 0 one per core. The main thread's work (tiles,
- * stitching, decisions) does not need a core of its own: the model's threads run at a lower
- * priority (see {@link yieldToMainThread}), so the main thread takes a core the moment it has
- * work and the model has every cycle it leaves (bench/README.md has the measurements).
+ * Intra-op threads: the number the engine worked out (workerPlan), or for 0 one per core. The main
+ * thread's work (tiles, stitching, decisions) does not need a core of its own: the model's threads
+ * run at a lower priority (see {@link yieldToMainThread}), so the main thread takes a core the
+ * moment it has work and the model has every cycle it leaves (bench/README.md has the measurements).
  */
 function intraOpThreads(configured: number): number {
   return configured > 0 ? configured : availableParallelism();
@@ -209,6 +209,7 @@ async function run(req: Extract<WorkerRequest, { op: "run" }>): Promise<RunReply
     ms: performance.now() - t0,
     nn_ms: nnMs,
     input: req.input.buffer as ArrayBuffer,
+    worker: threadId,
   };
 }
 

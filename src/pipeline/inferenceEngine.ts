@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { packageRoot } from "../config/load.js";
 import type { ModelConfig } from "../config/schema.js";
 import { manifestSchema, type ModelManifest } from "../modelManifest.js";
 import type { Logger } from "../service/logger.js";
 import type { Tile, TileMap } from "../types.js";
-import type { BankData, RunReply, ValueInfo } from "./inferProtocol.js";
+import type { BankData, RunReply, ValueInfo, WorkerRequest } from "./inferProtocol.js";
 import { InferenceHost } from "./inferenceHost.js";
 
 /** A model that cannot be used: missing, corrupt, or disagreeing with its manifest. */
@@ -76,13 +77,35 @@ export interface FeatureBatch {
   dims: number[];
 }
 
+/** Most inference workers `model.workers: 0` starts on the CPU provider (each holds the model and its arena). */
+export const MAX_AUTO_WORKERS = 4;
+
 /**
- * An ONNX model in the process's inference worker. `open()` loads it with the first execution
- * provider that works, checks the ONNX against its manifest and warms it up; `run()` infers one
- * batch of tiles; `close()` releases the session.
+ * How many inference workers run a model, and how many intra-op threads each gives the CPU
+ * provider. `workers: 0` means one per core up to {@link MAX_AUTO_WORKERS} when the CPU provider
+ * runs the model and one on a GPU; `threads: 0` shares the cores out among the workers, at least
+ * one each. On this project's 2-core box two single-threaded sessions side by side gave 704-729
+ * tiles/s of magtile-student 0.4.0 against 612-628 for one session on two threads
+ * (bench/README.md, ninth session): a small model's operators are too short to split between
+ * threads without waiting at each one's end.
+ */
+export function workerPlan(cfg: Pick<ModelConfig, "workers" | "threads">, provider: string, cores = availableParallelism()): { workers: number; threads: number } {
+  const workers = cfg.workers > 0 ? cfg.workers : provider === "cpu" ? Math.max(1, Math.min(MAX_AUTO_WORKERS, cores)) : 1;
+  const threads = cfg.threads > 0 ? cfg.threads : Math.max(1, Math.floor(cores / workers));
+  return { workers, threads };
+}
+
+/**
+ * An ONNX model in the process's inference workers. `open()` loads it with the first execution
+ * provider that works (in one worker, then in as many more as {@link workerPlan} gives), checks
+ * the ONNX against its manifest and warms every worker up; `run()` infers one batch of tiles on
+ * the least busy worker; `close()` releases the sessions.
  */
 export class InferenceEngine {
   provider = "";
+  /** Workers the model is loaded in, and intra-op threads each (see {@link workerPlan}). */
+  workers = 1;
+  threads = 1;
   private readonly host = InferenceHost.get();
   private readonly session = this.host.newSession();
   private closed = false;
@@ -125,14 +148,15 @@ export class InferenceEngine {
     return i.channels * i.height * i.width;
   }
 
-  private async start(warmupBatch: number): Promise<void> {
+  /** The init request for one worker. */
+  private initRequest(providers: ModelConfig["providers"], threads: number): WorkerRequest {
     const m = this.manifest;
-    const reply = await this.host.request({
+    return {
       op: "init",
       session: this.session,
       modelPath: join(this.dir, "model.onnx"),
-      providers: this.cfg.providers,
-      threads: this.cfg.threads,
+      providers,
+      threads,
       inputName: m.input.name,
       mapName: m.outputs.map,
       scoreName: m.outputs.score,
@@ -140,7 +164,15 @@ export class InferenceEngine {
       calibration: m.calibration,
       featuresName: m.outputs.features ?? null,
       nnGraphPath,
-    });
+    };
+  }
+
+  private async start(warmupBatch: number): Promise<void> {
+    const m = this.manifest;
+    // The first worker finds the provider; its thread count assumes the CPU one (GPU providers
+    // use intra-op threads only for the nodes they leave to the CPU).
+    const first = workerPlan(this.cfg, "cpu");
+    const reply = await this.host.request(this.initRequest(this.cfg.providers, first.threads));
     if (reply.op !== "init") throw new ModelError(`unexpected reply from the inference worker: ${reply.op === "error" ? reply.error : reply.op}`, this.dir);
     for (const s of reply.skipped) this.log.warn({ provider: s.provider, err: s.error }, "execution provider unavailable, trying the next");
     if (!reply.ok) throw new ModelError(`no execution provider could load ${join(this.dir, "model.onnx")}: ${reply.skipped.map((s) => `${s.provider}: ${s.error}`).join("; ")}`, this.dir);
@@ -150,9 +182,24 @@ export class InferenceEngine {
       throw new ModelError(`${join(this.dir, "model.onnx")} disagrees with its manifest: ${problems.join("; ")}`, this.dir);
     }
     this.provider = reply.provider;
+    const plan = workerPlan(this.cfg, reply.provider);
+    this.threads = reply.provider === "cpu" ? plan.threads : first.threads;
+    // The other workers load it with the provider the first one found, in parallel.
+    const more = await Promise.all(
+      Array.from({ length: plan.workers - 1 }, (_, i) =>
+        this.host.request(this.initRequest(this.cfg.providers.filter((p) => p.kind === reply.provider), this.threads), [], i + 1),
+      ),
+    );
+    this.workers = plan.workers;
+    const failed = more.find((r) => r.op !== "init" || !r.ok);
+    if (failed) {
+      await this.close();
+      const why = failed.op === "init" ? failed.skipped.map((s) => `${s.provider}: ${s.error}`).join("; ") : failed.op === "error" ? failed.error : failed.op;
+      throw new ModelError(`${join(this.dir, "model.onnx")} loaded in the first inference worker but not in another: ${why}`, this.dir);
+    }
     const t0 = performance.now();
-    await this.runRaw(new Float32Array(this.inputSize * warmupBatch), warmupBatch);
-    this.log.info({ model: m.name, version: m.version, provider: this.provider, warmup_batch: warmupBatch, warmup_ms: Math.round(performance.now() - t0) }, "model loaded");
+    await Promise.all(Array.from({ length: this.workers }, () => this.runRaw(new Float32Array(this.inputSize * warmupBatch), warmupBatch)));
+    this.log.info({ model: m.name, version: m.version, provider: this.provider, workers: this.workers, threads: this.threads, warmup_batch: warmupBatch, warmup_ms: Math.round(performance.now() - t0) }, "model loaded");
   }
 
   /**
@@ -173,11 +220,12 @@ export class InferenceEngine {
    */
   async runRaw(input: Float32Array, n: number, opts: { banks?: Int32Array; features?: boolean } = {}): Promise<RunReply> {
     if (this.closed) throw new Error("the inference engine is closed");
-    const reply = await this.host.request({ op: "run", session: this.session, id: this.host.newId(), n, input, ...opts }, [input.buffer as ArrayBuffer]);
+    const worker = this.host.leastBusy(this.workers);
+    const reply = await this.host.request({ op: "run", session: this.session, id: this.host.newId(), n, input, ...opts }, [input.buffer as ArrayBuffer], worker);
     if (reply.op === "error") throw new Error(`inference failed: ${reply.error}`);
     if (reply.op !== "run") throw new Error(`unexpected reply from the inference worker: ${reply.op}`);
-    // Keep a few: one batch running, one queued, one being filled.
-    if (this.spare.length < 4) this.spare.push(reply.input);
+    // Keep a few: one batch running in each worker, one queued, one being filled.
+    if (this.spare.length < this.workers + 3) this.spare.push(reply.input);
     return reply;
   }
 
@@ -223,7 +271,7 @@ export class InferenceEngine {
 
   /** Builds a calibrated feature bank in the worker from parts' patch rows (see featureBank.ts). */
   async buildBank(parts: Float32Array[], dim: number, max: number): Promise<Omit<BankData, "weight"> & { ms: number }> {
-    const reply = await this.host.request({ op: "bank_build", session: this.session, id: this.host.newId(), parts, dim, max }, parts.map((p) => p.buffer as ArrayBuffer));
+    const reply = await this.host.request({ op: "bank_build", session: this.session, id: this.host.newId(), parts, dim, max }, parts.map((p) => p.buffer as ArrayBuffer), this.host.leastBusy(this.workers));
     if (reply.op === "error") throw new Error(`building the feature bank failed: ${reply.error}`);
     if (reply.op !== "bank_built") throw new Error(`unexpected reply from the inference worker: ${reply.op}`);
     return { features: reply.features, dim, count: reply.count, calibration: reply.calibration, ms: reply.ms };
@@ -239,11 +287,14 @@ export class InferenceEngine {
     id = this.host.newId();
     this.banks.set(owner, id);
     const { features, dim, count, calibration, weight } = data;
-    // A copy goes to the worker: the reference keeps its own for saving.
-    this.host.request({ op: "bank_set", session: this.session, id, bank: id, features: Float32Array.from(features), dim, count, calibration, weight }).then(
-      (r) => r.op === "error" && this.log.error({ err: r.error }, "feature bank not loaded"),
-      (err: Error) => this.log.error({ err: err.message }, "feature bank not loaded"),
-    );
+    // A copy goes to every worker (the reference keeps its own for saving), before any run that names it.
+    for (let k = 0; k < this.workers; k++) {
+      const req = { op: "bank_set" as const, session: this.session, id: k === 0 ? id : this.host.newId(), bank: id, features: Float32Array.from(features), dim, count, calibration, weight };
+      this.host.request(req, [], k).then(
+        (r) => r.op === "error" && this.log.error({ err: r.error }, "feature bank not loaded"),
+        (err: Error) => this.log.error({ err: err.message }, "feature bank not loaded"),
+      );
+    }
     return id;
   }
 
@@ -252,17 +303,19 @@ export class InferenceEngine {
     const id = this.banks.get(owner);
     if (id === undefined) return;
     this.banks.delete(owner);
-    this.host.request({ op: "bank_drop", session: this.session, id: this.host.newId(), bank: id }).catch(() => undefined);
+    for (let k = 0; k < this.workers; k++) this.host.request({ op: "bank_drop", session: this.session, id: this.host.newId(), bank: id }, [], k).catch(() => undefined);
   }
 
   /** Releases the session; safe twice. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    try {
-      await this.host.request({ op: "release", session: this.session, id: this.host.newId() });
-    } catch {
-      // A dead worker has released everything already.
-    }
+    await Promise.all(
+      Array.from({ length: this.workers }, (_, k) =>
+        this.host.request({ op: "release", session: this.session, id: this.host.newId() }, [], k).catch(() => {
+          // A dead worker has released everything already.
+        }),
+      ),
+    );
   }
 }

@@ -15,7 +15,7 @@ function workerEntry(): URL {
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
 }
 
-/** The inference worker died; onnxruntime-node cannot be loaded again in this process. */
+/** An inference worker died; onnxruntime-node cannot be loaded again in this process. */
 export class WorkerDeadError extends Error {
   constructor(override readonly cause: Error) {
     super(`the inference worker died (${cause.message}); linewatch must be restarted`);
@@ -23,17 +23,22 @@ export class WorkerDeadError extends Error {
   }
 }
 
-type Waiter = { resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
+type Waiter = { resolve: (r: WorkerReply) => void; reject: (e: Error) => void; worker: number };
 
 /**
- * The one inference worker of this process, started on first use. onnxruntime-node's addon loads
- * in one thread per process only, so the worker is never replaced: if it dies, every session is
- * lost and `onDeath` listeners are told (the daemon exits and systemd restarts it). The worker is
- * referenced only while requests are pending, so it never keeps a finished process alive.
+ * The process's inference workers, started on first use: each hosts every session under its own
+ * id (a model is loaded in each worker that runs it), and runs its requests one at a time.
+ * onnxruntime-node's addon can be loaded by several threads while they all live, but not again
+ * once a thread that loaded it has ended ("Module did not self-register"), so a worker is never
+ * replaced: if any dies, every session is lost and `onDeath` listeners are told (the daemon exits
+ * and systemd restarts it). A worker is referenced only while it has requests pending, so none
+ * keeps a finished process alive.
  */
 export class InferenceHost {
   private static shared: InferenceHost | null = null;
-  private worker: Worker | null = null;
+  private readonly workers: Worker[] = [];
+  /** Requests pending per worker. */
+  private readonly pending: number[] = [];
   private dead: WorkerDeadError | null = null;
   private readonly waiters = new Map<string, Waiter>();
   private readonly deathListeners = new Set<(err: WorkerDeadError) => void>();
@@ -54,51 +59,67 @@ export class InferenceHost {
     return this.nextId++;
   }
 
-  /** Called once if the worker dies. Returns a function that removes the listener. */
+  /** Called once if a worker dies. Returns a function that removes the listener. */
   onDeath(fn: (err: WorkerDeadError) => void): () => void {
     this.deathListeners.add(fn);
     return () => this.deathListeners.delete(fn);
   }
 
-  /** Sends a request and resolves with the reply for its session and id (init and release use id 0 or their own). */
-  request(req: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
+  /**
+   * Sends a request to worker `worker` (started if it is not yet; workers are numbered from 0) and
+   * resolves with the reply for its session and id: a request id must not be pending twice.
+   */
+  request(req: WorkerRequest, transfer: ArrayBuffer[] = [], worker = 0): Promise<WorkerReply> {
     if (this.dead) return Promise.reject(this.dead);
-    const w = this.ensure();
+    const w = this.ensure(worker);
     const key = `${req.session}:${"id" in req ? req.id : 0}`;
     return new Promise<WorkerReply>((resolve, reject) => {
-      this.waiters.set(key, { resolve, reject });
+      this.waiters.set(key, { resolve, reject, worker });
+      this.pending[worker]++;
       w.ref();
       w.postMessage(req, transfer);
     });
   }
 
-  private ensure(): Worker {
-    if (this.worker) return this.worker;
+  /** Of workers 0 .. n-1, the one with the fewest requests pending (the lowest number on a tie). */
+  leastBusy(n: number): number {
+    let best = 0;
+    for (let k = 1; k < n; k++) if ((this.pending[k] ?? 0) < (this.pending[best] ?? 0)) best = k;
+    return best;
+  }
+
+  private ensure(k: number): Worker {
+    for (let i = this.workers.length; i <= k; i++) this.start(i);
+    return this.workers[k];
+  }
+
+  private start(k: number): void {
     const w = new Worker(workerEntry());
     w.on("message", (msg: WorkerReply) => {
       const key = `${msg.session}:${"id" in msg ? msg.id : 0}`;
       const waiter = this.waiters.get(key);
       this.waiters.delete(key);
-      if (this.waiters.size === 0) w.unref();
+      if (waiter && --this.pending[waiter.worker] === 0) w.unref();
       waiter?.resolve(msg);
     });
     w.on("error", (err) => this.die(err));
     w.on("exit", (code) => this.die(new Error(`exit code ${code}`)));
-    this.worker = w;
-    return w;
+    w.unref();
+    this.workers[k] = w;
+    this.pending[k] = 0;
   }
 
   private die(cause: Error): void {
     if (this.dead) return;
     this.dead = new WorkerDeadError(cause);
-    this.worker = null;
+    for (const w of this.workers) void w.terminate();
     for (const w of this.waiters.values()) w.reject(this.dead);
     this.waiters.clear();
     for (const fn of this.deathListeners) fn(this.dead);
   }
 
-  /** Ends the worker for a test that must see the death path. */
-  terminateForTest(): Promise<number> | undefined {
-    return this.worker?.terminate();
+  /** Ends worker `k` for a test that must see the death path. */
+  terminateForTest(k = 0): Promise<number> | undefined {
+    return this.workers[k]?.terminate();
   }
 }

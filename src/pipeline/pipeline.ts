@@ -5,6 +5,7 @@ import type { Logger } from "../service/logger.js";
 import type { Decision, Frame, RoiFrame, Tile, TileRect } from "../types.js";
 import { decide } from "./decide.js";
 import { FrameGate } from "./frameGate.js";
+import { inOrder } from "./inOrder.js";
 import type { BankData } from "./inferProtocol.js";
 import type { BatchResult, FeatureBatch } from "./inferenceEngine.js";
 import { applyReference, type Reference } from "./reference.js";
@@ -20,6 +21,8 @@ import { frameKey, sampleTile, tilePlan } from "./tile.js";
  */
 export interface Inferencer {
   readonly manifest: ModelManifest;
+  /** Batches it runs at once (InferenceEngine: its workers); 1 when absent. */
+  readonly workers?: number;
   run(tiles: readonly Tile[]): Promise<BatchResult>;
   inputBuffer?(n: number): Float32Array;
   runPacked?(input: Float32Array, tiles: readonly Omit<Tile, "input">[]): Promise<BatchResult>;
@@ -43,8 +46,6 @@ interface TileJob extends Omit<Tile, "input"> {
   rect: TileRect;
 }
 
-/** Batches in flight at once: one running in the worker, one queued behind it, so it never idles. */
-const BATCHES_IN_FLIGHT = 2;
 
 /** Counters of one camera inside the pipeline. */
 export interface CameraPipelineStats {
@@ -132,6 +133,8 @@ export class InspectionPipeline {
     return new Observable<Decision>((subscriber) => {
       const tilingOf = (camera: string) => this.cams.get(camera)?.tiling ?? { mode: "resize" as const };
       const size = spec.channels * spec.height * spec.width;
+      // Batches in flight at once: one running in each worker, one queued, so none idles.
+      const batchesInFlight = Math.max(1, engine.workers ?? 1) + 1;
       const runPacked = engine.runPacked && engine.inputBuffer ? engine.runPacked.bind(engine) : null;
       const alloc = runPacked && engine.inputBuffer ? engine.inputBuffer.bind(engine) : (n: number) => new Float32Array(n * size);
       const runBatch = (b: PackedBatch<TileJob>): Promise<BatchResult> => {
@@ -147,7 +150,7 @@ export class InspectionPipeline {
       const batchBack$ = new Subject<void>();
       const gate = new FrameGate(
         settings.max_pending_frames,
-        (BATCHES_IN_FLIGHT + 1) * settings.batch_max_tiles,
+        (batchesInFlight + 1) * settings.batch_max_tiles,
         (f) => tilePlan(f.width, f.height, tilingOf(f.camera)).length,
         (f) => frameKey(f.camera, f.seq),
       );
@@ -178,13 +181,13 @@ export class InspectionPipeline {
             alloc,
             fill: (job, out) => sampleTile(job.frame, job.rect, spec, out),
             scheduler,
-            // Hold a partial batch while tiles are coming, or while the worker has a batch queued
-            // behind the running one: it leaves fuller at no cost in time.
-            hold: () => tileTurns.pending > 0 || batchesOut >= BATCHES_IN_FLIGHT,
+            // Hold a partial batch while tiles are coming, or while a batch is queued behind the
+            // running ones: it leaves fuller at no cost in time.
+            hold: () => tileTurns.pending > 0 || batchesOut >= batchesInFlight,
             recheck: batchBack$,
           }),
           mergeMap(
-            (batch) =>
+            (batch, seq) =>
               from(runBatch(batch)).pipe(
                 finalize(() => {
                   batchesOut--;
@@ -200,9 +203,12 @@ export class InspectionPipeline {
                   log.error({ err: err.message, frames: [...keys] }, "inference failed for a batch");
                   return [batch.jobs.map(({ frame_key, index, count, rect }) => ({ frame_key, index, count, rect, map: new Float32Array(0), map_width: 0, map_height: 0, failed: true as const }))];
                 }),
+                map((value: TileOutcome[]) => ({ seq, value })),
               ),
-            BATCHES_IN_FLIGHT,
+            batchesInFlight,
           ),
+          // Batches in several workers finish in any order: back to the order they were sent in.
+          inOrder<TileOutcome[]>(),
           // Stitch one tile map a turn, for the same reason.
           mergeMap((maps) => maps.map((m) => [m])),
           new TurnQueue<TileOutcome[]>().operator(),

@@ -17,7 +17,7 @@ import { createLogger } from "../../src/service/logger.js";
 // The feature reference on the real model and onnxruntime-node: a memory bank of the student's
 // patch features from good tiles, searched in the inference worker with models/nn-distance.onnx.
 const log = createLogger("error", new Writable({ write(_c, _e, cb) { cb(); } }));
-const open = (dir: string) => InferenceEngine.open({ dir, providers: [{ kind: "cpu" }], threads: 1 }, log);
+const open = (dir: string) => InferenceEngine.open({ dir, providers: [{ kind: "cpu" }], workers: 1, threads: 1 }, log);
 const demo = (name: string) => resolve("demo/images", name);
 const opts = { tiling: { mode: "resize" as const }, batchMax: 8 };
 

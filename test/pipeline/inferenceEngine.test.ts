@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { defaultModelDir } from "../../src/config/load.js";
-import { InferenceEngine, ModelError } from "../../src/pipeline/inferenceEngine.js";
+import { InferenceEngine, ModelError, workerPlan } from "../../src/pipeline/inferenceEngine.js";
 import { INFERENCE_NICE } from "../../src/pipeline/inferPriority.js";
 import { inspectImage } from "../../src/pipeline/inspect.js";
 import { createLogger } from "../../src/service/logger.js";
@@ -24,13 +24,13 @@ function brokenCopy(edit: (dir: string) => void): string {
   edit(dir);
   return dir;
 }
-const open = (dir: string) => InferenceEngine.open({ dir, providers: [{ kind: "cpu" }], threads: 1 }, log);
+const open = (dir: string) => InferenceEngine.open({ dir, providers: [{ kind: "cpu" }], workers: 1, threads: 1 }, log);
 
 describe("InferenceEngine on the real model", { timeout: 120_000 }, () => {
   let engine: InferenceEngine;
   before(async () => {
     // TensorRT and CUDA cannot load on a box without their libraries: logged, skipped, CPU used.
-    engine = await InferenceEngine.open({ dir: modelDir, providers: [{ kind: "tensorrt", device_id: 0 }, { kind: "cuda", device_id: 0 }, { kind: "cpu" }], threads: 1 }, log);
+    engine = await InferenceEngine.open({ dir: modelDir, providers: [{ kind: "tensorrt", device_id: 0 }, { kind: "cuda", device_id: 0 }, { kind: "cpu" }], workers: 1, threads: 1 }, log);
   });
   after(() => engine?.close());
 
@@ -117,5 +117,55 @@ describe("bad models get a clear error", { timeout: 120_000 }, () => {
   it("a manifest that is not valid", async () => {
     const dir = brokenCopy((d) => writeFileSync(join(d, "model.json"), JSON.stringify({ format: "linewatch-model/1", name: "x" })));
     await assert.rejects(open(dir), (e: Error) => e instanceof ModelError && /is not a valid manifest: version: Required/.test(e.message));
+  });
+});
+
+describe("inference workers", { timeout: 120_000 }, () => {
+  it("plans one single-threaded worker per core on the CPU, up to 4, and one on a GPU", () => {
+    const auto = { workers: 0, threads: 0 };
+    assert.deepEqual(workerPlan(auto, "cpu", 2), { workers: 2, threads: 1 });
+    assert.deepEqual(workerPlan(auto, "cpu", 1), { workers: 1, threads: 1 });
+    assert.deepEqual(workerPlan(auto, "cpu", 6), { workers: 4, threads: 1 });
+    assert.deepEqual(workerPlan(auto, "cpu", 16), { workers: 4, threads: 4 });
+    assert.deepEqual(workerPlan(auto, "cuda", 8), { workers: 1, threads: 8 });
+    assert.deepEqual(workerPlan({ workers: 3, threads: 0 }, "cpu", 8), { workers: 3, threads: 2 });
+    assert.deepEqual(workerPlan({ workers: 0, threads: 2 }, "cpu", 2), { workers: 2, threads: 2 });
+    assert.deepEqual(workerPlan({ workers: 2, threads: 0 }, "tensorrt", 2), { workers: 2, threads: 1 });
+  });
+
+  it("spreads batches over its workers, each giving the same maps, feature banks included", async () => {
+    const engine = await InferenceEngine.open({ dir: modelDir, providers: [{ kind: "cpu" }], workers: 2, threads: 1 }, log);
+    try {
+      assert.equal(engine.workers, 2);
+      assert.ok(lines.some((l) => l.msg === "model loaded" && l.workers === 2 && l.threads === 1), "the log says how it runs");
+      const spec = engine.manifest.input;
+      const size = spec.channels * spec.height * spec.width;
+      const input = new Float32Array(size).map((_, i) => Math.sin(i * 0.01));
+      const runAll = (opts: { banks?: Int32Array } = {}) =>
+        Promise.all(
+          [0, 1, 2, 3].map(() => {
+            const buf = engine.inputBuffer(1);
+            buf.set(input);
+            return engine.runRaw(buf, 1, opts);
+          }),
+        );
+      const plain = await runAll();
+      assert.equal(new Set(plain.map((r) => r.worker)).size, 2, `batches ran on threads ${plain.map((r) => r.worker)}`);
+      for (const r of plain) assert.deepEqual(r.maps, plain[0].maps);
+
+      // A bank every patch is far from: fused maps change, the same way in both workers.
+      const f = await engine.features([{ frame_key: "k/0", index: 0, count: 1, rect: { x: 0, y: 0, width: 1, height: 1 }, input }]);
+      const dim = f.dims[0];
+      const bank = { features: new Float32Array(16 * dim).fill(5), dim, count: 16, calibration: { offset: 0, scale: 0.01 }, weight: 1 };
+      const owner = {};
+      const id = engine.bankFor(owner, bank);
+      const fused = await runAll({ banks: Int32Array.of(id) });
+      assert.equal(new Set(fused.map((r) => r.worker)).size, 2);
+      for (const r of fused) assert.deepEqual(r.maps, fused[0].maps);
+      assert.notDeepEqual(fused[0].maps, plain[0].maps, "the bank reached the workers");
+      engine.releaseBank(owner);
+    } finally {
+      await engine.close();
+    }
   });
 });

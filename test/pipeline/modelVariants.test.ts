@@ -12,7 +12,7 @@ import type { Tile } from "../../src/types.js";
 // The INT8 and FP16 variants that training/quantize.py exports beside the default model must
 // load through the daemon's engine unchanged and give float32's maps within the tolerances below.
 const log = createLogger("error", new Writable({ write(_c, _e, cb) { cb(); } }));
-const open = (dir: string) => InferenceEngine.open({ dir, providers: [{ kind: "cpu" }], threads: 1 }, log);
+const open = (dir: string) => InferenceEngine.open({ dir, providers: [{ kind: "cpu" }], workers: 1, threads: 1 }, log);
 const demo = resolve("demo/images");
 /**
  * Tolerances on the raw maps of the 16 demo images (whole image resized to the input),

@@ -6,6 +6,7 @@ import { cameraSchema, type CameraConfig } from "../../src/config/camera.js";
 import { defaultModelDir } from "../../src/config/load.js";
 import { InferenceEngine } from "../../src/pipeline/inferenceEngine.js";
 import { InspectionPipeline } from "../../src/pipeline/pipeline.js";
+import { stitchKernel } from "../../src/pipeline/stitch.js";
 import { createLogger } from "../../src/service/logger.js";
 import type { Frame } from "../../src/types.js";
 
@@ -20,7 +21,7 @@ const settings = { batch_max_tiles: 4, batch_max_wait_ms: 5, max_pending_frames:
 describe("InspectionPipeline on the real model", { timeout: 120_000 }, () => {
   let engine: InferenceEngine;
   before(async () => {
-    engine = await InferenceEngine.open({ dir: process.env.LINEWATCH_TEST_MODEL ?? defaultModelDir, providers: [{ kind: "cpu" }], threads: 1 }, log);
+    engine = await InferenceEngine.open({ dir: process.env.LINEWATCH_TEST_MODEL ?? defaultModelDir, providers: [{ kind: "cpu" }], workers: 2, threads: 1 }, log);
   });
   after(() => engine?.close());
 
@@ -104,6 +105,7 @@ describe("InspectionPipeline on the real model", { timeout: 120_000 }, () => {
     more.complete();
     assert.deepEqual(await none, []);
     assert.deepEqual([0, 1, 2].map((i) => released.get(`f/${i}`)), [1, 1, 1]);
+    assert.equal(stitchKernel?.openGrids, 0, "the failed frames' stitch grids were given back");
   });
 
   it("skips and counts a malformed frame without stopping", async () => {
