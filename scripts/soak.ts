@@ -1,5 +1,5 @@
 /**
- * Soak benchmark (not in CI): `npm run soak -- --minutes N [--interval S] [--width W --height H] [--cpu-prof DIR]`.
+ * Soak benchmark (not in CI): `npm run soak -- --minutes N [--interval S] [--width W --height H] [--workers N] [--cpu-prof DIR]`.
  * Runs the built daemon with two test cameras at full rate against a real mosquitto, and prints
  * its RSS, V8 heap, external (ArrayBuffer) memory, open file descriptors and event-loop lag over
  * time, with progress and ETA. Passes (exit 0) when the RSS at the end is within 10 % of the RSS
@@ -20,6 +20,7 @@ const { values } = parseArgs({
     interval: { type: "string", default: "30" },
     width: { type: "string", default: "640" },
     height: { type: "string", default: "480" },
+    workers: { type: "string", default: "0" },
     "cpu-prof": { type: "string" },
   },
 });
@@ -57,7 +58,7 @@ async function main(): Promise<number> {
     cameras: [cam("cam_a", "ball"), cam("cam_b", "smpte")],
     mqtt: { url: broker.url, thumbnail: { interval_ms: 1000 } },
     health: { port: healthPort },
-    model: { providers: [{ kind: "cpu" }] },
+    model: { providers: [{ kind: "cpu" }], workers: Number(values.workers) },
   }, {}, [...nodeFlags, ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [])]);
   let results = 0;
   const sub = connect(broker.url, { clientId: "soak-sub" });
@@ -71,7 +72,8 @@ async function main(): Promise<number> {
   let lastRss = NaN;
   let lastResults = 0;
   let lastAt = t0;
-  process.stdout.write(`soak: ${minutes} min, 2 cameras ${values.width}x${values.height} at full rate, daemon pid ${pid}, node ${nodeFlags.join(" ") || "(no flags)"}\n`);
+  const loaded = daemon.logs.find((l) => l.msg === "linewatch is running");
+  process.stdout.write(`soak: ${minutes} min, 2 cameras ${values.width}x${values.height} at full rate, daemon pid ${pid}, ${loaded?.workers ?? "?"} inference worker(s) of ${loaded?.threads ?? "?"} thread(s), node ${nodeFlags.join(" ") || "(no flags)"}\n`);
   process.stdout.write("elapsed   ETA      RSS MB  heap MB  ext MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped\n");
   while (Date.now() < end && daemon.proc.exitCode === null) {
     await new Promise((r) => setTimeout(r, Math.min(intervalS * 1000, Math.max(0, end - Date.now()))));

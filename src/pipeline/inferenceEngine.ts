@@ -224,8 +224,8 @@ export class InferenceEngine {
     const reply = await this.host.request({ op: "run", session: this.session, id: this.host.newId(), n, input, ...opts }, [input.buffer as ArrayBuffer], worker);
     if (reply.op === "error") throw new Error(`inference failed: ${reply.error}`);
     if (reply.op !== "run") throw new Error(`unexpected reply from the inference worker: ${reply.op}`);
-    // Keep a few: one batch running in each worker, one queued, one being filled.
-    if (this.spare.length < this.workers + 3) this.spare.push(reply.input);
+    // Keep a few: per worker one batch running and one queued, and one being filled.
+    if (this.spare.length < 2 * this.workers + 2) this.spare.push(reply.input);
     return reply;
   }
 
