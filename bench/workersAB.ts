@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { defaultModelDir } from "../src/config/load.js";
 import { pipelineSchema } from "../src/config/service.js";
 import type { InferenceEngine } from "../src/pipeline/inferenceEngine.js";
+import { tilePlan } from "../src/pipeline/tile.js";
 import { rawThroughWorker } from "./raw.js";
 import { runScenario, withRaw } from "./scenario.js";
 import { openCpuEngine, quietLog } from "./setup.js";
@@ -34,6 +35,7 @@ const say = (s: string) => process.stderr.write(`${s}\n`);
 const [cameras, width, height] = String(a.scenario).split("x").map(Number);
 const settings = pipelineSchema.parse({ batch_max_tiles: Number(a.batch) });
 const tiling = { mode: "grid" as const, tile: 512, overlap: 32 };
+const tilesPerFrame = tilePlan(width, height, tiling).length;
 const layouts = String(a.layouts).split(",").map((l) => l.split("x").map(Number));
 const engines: { name: string; engine: InferenceEngine }[] = [];
 for (const [workers, threads] of layouts) engines.push({ name: `${workers}x${threads}`, engine: await openCpuEngine(String(a.model), threads, workers) });
@@ -46,7 +48,7 @@ for (let r = 0; r < rounds; r++) {
   for (const { name, engine } of engines) {
     const before = await rawThroughWorker(engine, settings.batch_max_tiles, Number(a["raw-seconds"]));
     // Offered well past saturation: every layout runs flat out.
-    const fps = round((2 * before.tiles_per_s) / cameras / 6, 1);
+    const fps = round((2 * before.tiles_per_s) / cameras / tilesPerFrame, 1);
     const s = await runScenario({ cameras, width, height, fps_in: fps, tiling, warmup_s: Number(a.warmup), seconds: Number(a.seconds) }, engine, settings, quietLog, before, () => {});
     const after = await rawThroughWorker(engine, settings.batch_max_tiles, Number(a["raw-seconds"]));
     const full = withRaw(s, before, after);

@@ -7,7 +7,7 @@ import { decide } from "./decide.js";
 import { FrameGate } from "./frameGate.js";
 import { inOrder } from "./inOrder.js";
 import type { BankData } from "./inferProtocol.js";
-import type { BatchResult, FeatureBatch } from "./inferenceEngine.js";
+import { batchesInFlight, type BatchResult, type FeatureBatch } from "./inferenceEngine.js";
 import { applyReference, type Reference } from "./reference.js";
 import { cropRoi, FrameError } from "./roi.js";
 import { packTiles, TurnQueue, type PackedBatch } from "./packTiles.js";
@@ -133,11 +133,7 @@ export class InspectionPipeline {
     return new Observable<Decision>((subscriber) => {
       const tilingOf = (camera: string) => this.cams.get(camera)?.tiling ?? { mode: "resize" as const };
       const size = spec.channels * spec.height * spec.width;
-      // Batches in flight at once: one running in each worker and one queued behind it, so a
-      // worker that ends a batch finds the next one ready. Against one more than workers, this
-      // ran 4 % more tiles/s with two saturated workers (paired, ahead in 4 rounds of 5) at
-      // +20 ms p50 latency under saturation (bench/README.md, ninth session).
-      const batchesInFlight = 2 * Math.max(1, engine.workers ?? 1);
+      const inFlight = batchesInFlight(engine.workers);
       const runPacked = engine.runPacked && engine.inputBuffer ? engine.runPacked.bind(engine) : null;
       const alloc = runPacked && engine.inputBuffer ? engine.inputBuffer.bind(engine) : (n: number) => new Float32Array(n * size);
       const runBatch = (b: PackedBatch<TileJob>): Promise<BatchResult> => {
@@ -153,7 +149,7 @@ export class InspectionPipeline {
       const batchBack$ = new Subject<void>();
       const gate = new FrameGate(
         settings.max_pending_frames,
-        (batchesInFlight + 1) * settings.batch_max_tiles,
+        (inFlight + 1) * settings.batch_max_tiles,
         (f) => tilePlan(f.width, f.height, tilingOf(f.camera)).length,
         (f) => frameKey(f.camera, f.seq),
       );
@@ -186,7 +182,7 @@ export class InspectionPipeline {
             scheduler,
             // Hold a partial batch while tiles are coming, or while a batch is queued behind the
             // running ones: it leaves fuller at no cost in time.
-            hold: () => tileTurns.pending > 0 || batchesOut >= batchesInFlight,
+            hold: () => tileTurns.pending > 0 || batchesOut >= inFlight,
             recheck: batchBack$,
           }),
           mergeMap(
@@ -208,7 +204,7 @@ export class InspectionPipeline {
                 }),
                 map((value: TileOutcome[]) => ({ seq, value })),
               ),
-            batchesInFlight,
+            inFlight,
           ),
           // Batches in several workers finish in any order: back to the order they were sent in.
           inOrder<TileOutcome[]>(),
