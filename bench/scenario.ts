@@ -19,6 +19,8 @@ export interface ScenarioSpec {
   tiling: Tiling;
   warmup_s: number;
   seconds: number;
+  /** The pipeline's earlySend (default true). */
+  early_send?: boolean;
 }
 
 /** What one scenario measured (snake_case: it is the bench's JSON). */
@@ -101,6 +103,7 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
   let measuring = false;
   const pipeline = new InspectionPipeline({
     cameras, settings, engine, log,
+    earlySend: spec.early_send,
     onBatch: (tiles, ms) => {
       if (!measuring) return;
       batches++;

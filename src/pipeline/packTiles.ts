@@ -24,14 +24,20 @@ export interface PackOptions<J> {
    * costs no time. Re-checked on each job and on each `recheck` emission.
    */
   hold?: () => boolean;
-  /** Emits when `hold` may have turned false (a batch came back). */
+  /**
+   * True when the `n` jobs on hand should leave now, full or not and wait over or not (a worker
+   * sits idle and they are its share). Checked on each job and on each `recheck` emission.
+   */
+  early?: (n: number) => boolean;
+  /** Emits when `hold` may have turned false or `early` true (a batch came back). */
   recheck?: Observable<unknown>;
 }
 
 /**
  * Batches jobs across frames and cameras, writing each input straight into the batch's buffer as
  * its job arrives: no per-tile array, no packing copy. A full batch leaves at once, a partial one `maxWaitMs` after
- * its first job; the rest is flushed on completion. Jobs keep their order.
+ * its first job (or at once when `early` says so); the rest is flushed on completion. Jobs keep
+ * their order.
  */
 export function packTiles<J>(o: PackOptions<J>): OperatorFunction<J, PackedBatch<J>> {
   const scheduler = o.scheduler ?? asyncScheduler;
@@ -42,6 +48,8 @@ export function packTiles<J>(o: PackOptions<J>): OperatorFunction<J, PackedBatch
       let timer: Subscription | null = null;
       let expired = false;
       const hold = o.hold ?? (() => false);
+      const early = o.early ?? (() => false);
+      const due = () => (expired && !hold()) || early(jobs.length);
       const flush = () => {
         timer?.unsubscribe();
         timer = null;
@@ -58,7 +66,7 @@ export function packTiles<J>(o: PackOptions<J>): OperatorFunction<J, PackedBatch
         else flush();
       };
       const rechecks = o.recheck?.subscribe(() => {
-        if (expired && !hold()) flush();
+        if (jobs.length > 0 && due()) flush();
       });
       const sub = source.subscribe({
         next: (job) => {
@@ -66,7 +74,7 @@ export function packTiles<J>(o: PackOptions<J>): OperatorFunction<J, PackedBatch
           const at = jobs.length * o.size;
           o.fill(job, buf.subarray(at, at + o.size));
           jobs.push(job);
-          if (jobs.length >= o.maxItems || (expired && !hold())) flush();
+          if (jobs.length >= o.maxItems || due()) flush();
           else if (!timer && !expired) timer = scheduler.schedule(onWait, o.maxWaitMs);
         },
         error: (err) => subscriber.error(err),

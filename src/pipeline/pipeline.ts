@@ -67,6 +67,11 @@ export interface PipelineOptions {
   scheduler?: SchedulerLike;
   /** Called after every batch with its size and the model's time, for metrics. */
   onBatch?: (tiles: number, ms: number) => void;
+  /**
+   * Send a partial batch at once while a worker sits idle (default true). False only to measure
+   * what that does (bench/workersAB.ts).
+   */
+  earlySend?: boolean;
 }
 
 /**
@@ -133,7 +138,8 @@ export class InspectionPipeline {
     return new Observable<Decision>((subscriber) => {
       const tilingOf = (camera: string) => this.cams.get(camera)?.tiling ?? { mode: "resize" as const };
       const size = spec.channels * spec.height * spec.width;
-      const inFlight = batchesInFlight(engine.workers);
+      const workers = engine.workers ?? 1;
+      const inFlight = batchesInFlight(workers);
       const runPacked = engine.runPacked && engine.inputBuffer ? engine.runPacked.bind(engine) : null;
       const alloc = runPacked && engine.inputBuffer ? engine.inputBuffer.bind(engine) : (n: number) => new Float32Array(n * size);
       const runBatch = (b: PackedBatch<TileJob>): Promise<BatchResult> => {
@@ -183,6 +189,14 @@ export class InspectionPipeline {
             // Hold a partial batch while tiles are coming, or while a batch is queued behind the
             // running ones: it leaves fuller at no cost in time.
             hold: () => tileTurns.pending > 0 || batchesOut >= inFlight,
+            // While workers sit idle, the tiles on hand and on their way are shared among them and
+            // each share leaves as soon as it is sampled, instead of waiting batch_max_wait_ms:
+            // one frame on two idle workers is two half batches at once, not one batch after the
+            // wait. Saturated, no worker is idle and batches stay full.
+            early: this.opts.earlySend === false ? undefined : (n) => {
+              const idle = workers - batchesOut;
+              return idle > 0 && n >= Math.ceil((n + tileTurns.pending) / idle);
+            },
             recheck: batchBack$,
           }),
           mergeMap(

@@ -60,6 +60,24 @@ describe("packTiles (virtual time)", () => {
     });
   });
 
+  it("sends the jobs on hand at once when early() says so, full or not and wait over or not", () => {
+    const ts = scheduler();
+    ts.run(({ cold, expectObservable }) => {
+      // early from two jobs on: a, b at 0, 1 leave at 1; c alone waits its 20 ms.
+      expectObservable(jobsOf(cold("abc 100ms |").pipe(packTiles(opts(ts, 8, 20, { early: (n) => n >= 2 }))))).toBe("-x 20ms y 80ms |", { x: "ab", y: "c" });
+    });
+  });
+
+  it("re-checks early() when a batch comes back", () => {
+    const ts = scheduler();
+    ts.run(({ cold, hot, expectObservable }) => {
+      let idle = false;
+      const recheck = hot("5ms r").pipe(map(() => (idle = true)));
+      // a at 0 is not due (wait 20 ms, early false); at 5 a worker is back and early() is true.
+      expectObservable(jobsOf(cold("a 100ms |").pipe(packTiles(opts(ts, 8, 20, { early: () => idle, recheck }))))).toBe("5ms x 95ms |", { x: "a" });
+    });
+  });
+
   it("passes errors through", () => {
     const ts = scheduler();
     ts.run(({ cold, expectObservable }) => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { lastValueFrom, Subject, toArray } from "rxjs";
+import { firstValueFrom, lastValueFrom, Subject, toArray } from "rxjs";
 import { cameraSchema, type CameraConfig } from "../../src/config/camera.js";
 import { defaultModelDir } from "../../src/config/load.js";
 import { InferenceEngine } from "../../src/pipeline/inferenceEngine.js";
@@ -106,6 +106,28 @@ describe("InspectionPipeline on the real model", { timeout: 120_000 }, () => {
     assert.deepEqual(await none, []);
     assert.deepEqual([0, 1, 2].map((i) => released.get(`f/${i}`)), [1, 1, 1]);
     assert.equal(stitchKernel?.openGrids, 0, "the failed frames' stitch grids were given back");
+  });
+
+  it("shares a frame's tiles among idle workers at once instead of waiting to fill a batch", async () => {
+    // 64x48 in 32 px tiles with 8 px overlap: 3 x 2 = 6 tiles, a batch of up to 8.
+    const once = async (earlySend: boolean, waitMs: number) => {
+      const sizes: number[] = [];
+      const p = new InspectionPipeline({ cameras: [cam("a", { mode: "grid", tile: 32, overlap: 8 })], settings: { ...settings, batch_max_tiles: 8, batch_max_wait_ms: waitMs }, engine, log, earlySend, onBatch: (n) => sizes.push(n) });
+      const frames = new Subject<Frame>();
+      const t0 = performance.now();
+      // The frames stay open: nothing but the pipeline's own rules sends the batch.
+      const first = firstValueFrom(p.connect(frames));
+      frames.next(frame("a", 0));
+      const d = await first;
+      frames.complete();
+      return { ms: performance.now() - t0, sizes: sizes.sort(), seq: d.seq };
+    };
+    const early = await once(true, 20_000);
+    assert.deepEqual(early.sizes, [3, 3], "two half batches, one for each idle worker");
+    assert.ok(early.ms < 10_000, `decided in ${early.ms} ms, not after the 20 s wait`);
+    const waited = await once(false, 500);
+    assert.deepEqual(waited.sizes, [6], "early send off: one batch after the wait");
+    assert.ok(waited.ms >= 490, `decided in ${waited.ms} ms, after the 500 ms wait`);
   });
 
   it("skips and counts a malformed frame without stopping", async () => {
