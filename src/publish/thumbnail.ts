@@ -127,7 +127,11 @@ export class ThumbnailRenderer {
   constructor(
     private readonly opts: ThumbnailOptions,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    // libvips's operation cache (sharp's default: 100 operations) can only hold memory in a
+    // daemon whose every thumbnail starts from a new frame: off (process-wide).
+    sharp.cache(false);
+  }
 
   /** Whether a thumbnail of this camera would be rendered now. */
   due(camera: string): boolean {

@@ -113,7 +113,8 @@ describe("camera faults, with the daemon on real parts", { timeout: 240_000 }, (
     const m = await metricsText(port);
     assert.equal(metric(m, 'linewatch_camera_up{camera="no_device"}'), 0);
     assert.ok(metric(m, 'linewatch_camera_errors_total{camera="no_device"}') >= 2, "not retried");
-    assert.equal(camState("no_device"), "down");
+    // Each retry publishes "starting" before it fails again: wait for the "down" between retries.
+    await plc.until(() => camState("no_device") === "down", 5000, "no_device reported down between retries");
     assert.ok(daemon.logs.some((l) => l.camera === "no_device" && /video-linewatch-missing/.test(JSON.stringify(l))), "no log line names the device");
     assert.equal(daemon.proc.exitCode, null);
   });
