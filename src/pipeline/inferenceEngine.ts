@@ -96,12 +96,6 @@ export function workerPlan(cfg: Pick<ModelConfig, "workers" | "threads">, provid
 }
 
 /**
- * An ONNX model in the process's inference workers. `open()` loads it with the first execution
- * provider that works (in one worker, then in as many more as {@link workerPlan} gives), checks
- * the ONNX against its manifest and warms every worker up; `run()` infers one batch of tiles on
- * the least busy worker; `close()` releases the sessions.
- */
-/**
  * Batches the pipeline keeps in flight for `workers` workers (1 when absent): one running in each
  * and one queued behind it, so a worker that ends a batch finds the next one ready. Against one
  * more than workers, this ran 4 % more tiles/s with two saturated workers (paired, ahead in 4
@@ -112,6 +106,12 @@ export function batchesInFlight(workers: number | undefined): number {
   return 2 * Math.max(1, workers ?? 1);
 }
 
+/**
+ * An ONNX model in the process's inference workers. `open()` loads it with the first execution
+ * provider that works (in one worker, then in as many more as {@link workerPlan} gives), checks
+ * the ONNX against its manifest and warms every worker up; `run()` infers one batch of tiles on
+ * the least busy worker; `close()` releases the sessions.
+ */
 export class InferenceEngine {
   provider = "";
   /** Workers the model is loaded in, and intra-op threads each (see {@link workerPlan}). */
