@@ -6,6 +6,8 @@
  * after the first minute. `--cpu-prof DIR` has the daemon write V8 CPU profiles (main thread and
  * workers) into DIR when it stops; `node scripts/longTasks.mjs FILE` summarises where the main
  * thread's long tasks (the event-loop lag) go.
+ * Ctrl-C (SIGINT) or SIGTERM ends it early: the daemon and the broker are stopped and the RSS
+ * verdict is given for the minutes run.
  * Run `npx tsc -p .` first: it measures what a user runs.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -28,12 +30,25 @@ const minutes = Number(values.minutes);
 const intervalS = Number(values.interval);
 const MB = 1024 * 1024;
 
-/** The node flags of the systemd unit's ExecStart: the soak runs the daemon as the service does. */
-function unitNodeFlags(): string[] {
+/**
+ * How the systemd unit starts node: ExecStart's node flags and the Environment= assignments
+ * (KEY=VALUE words; the unit quotes none), so the soak runs the daemon as the service does. A
+ * variable set in the soak's own environment wins over the unit's (for A/B runs).
+ */
+function unitRuntime(): { nodeFlags: string[]; env: Record<string, string> } {
   const unit = readFileSync(new URL("../systemd/linewatch.service", import.meta.url), "utf8");
   const m = /^ExecStart=\S*node((?: --\S+)*) /m.exec(unit);
   if (!m) throw new Error("systemd/linewatch.service: no ExecStart running node");
-  return m[1].trim().split(/\s+/).filter(Boolean);
+  const env: Record<string, string> = {};
+  for (const line of unit.matchAll(/^Environment=(.*)$/gm)) {
+    for (const word of line[1].trim().split(/\s+/)) {
+      const eq = word.indexOf("=");
+      if (eq <= 0) throw new Error(`systemd/linewatch.service: Environment word ${JSON.stringify(word)} is not KEY=VALUE`);
+      const key = word.slice(0, eq);
+      env[key] = process.env[key] ?? word.slice(eq + 1);
+    }
+  }
+  return { nodeFlags: m[1].trim().split(/\s+/).filter(Boolean), env };
 }
 
 function rssBytes(pid: number): number {
@@ -49,17 +64,21 @@ function metric(text: string, name: string, labels = ""): number {
 const fmt = (s: number) => `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
 
 async function main(): Promise<number> {
+  // Stopped early, the daemon and mosquitto (its children) would otherwise outlive the soak.
+  let interrupted: NodeJS.Signals | undefined;
+  let wake = () => {};
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => { interrupted = sig; wake(); });
   const broker = await startMosquitto();
   const healthPort = await freePort();
   const cam = (id: string, pattern: string) => ({ id, kind: "test", pattern, width: Number(values.width), height: Number(values.height), stale_after_ms: 10_000 });
-  const nodeFlags = unitNodeFlags();
+  const { nodeFlags, env: unitEnv } = unitRuntime();
   const daemon = startDaemon({
     device_id: "soak",
     cameras: [cam("cam_a", "ball"), cam("cam_b", "smpte")],
     mqtt: { url: broker.url, thumbnail: { interval_ms: 1000 } },
     health: { port: healthPort },
     model: { providers: [{ kind: "cpu" }], workers: Number(values.workers) },
-  }, {}, [...nodeFlags, ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [])]);
+  }, unitEnv, [...nodeFlags, ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [])]);
   let results = 0;
   const sub = connect(broker.url, { clientId: "soak-sub" });
   sub.on("connect", () => sub.subscribe("linewatch/soak/+/result", { qos: 1 }));
@@ -73,11 +92,14 @@ async function main(): Promise<number> {
   let lastResults = 0;
   let lastAt = t0;
   const loaded = daemon.logs.find((l) => l.msg === "linewatch is running");
-  process.stdout.write(`soak: ${minutes} min, 2 cameras ${values.width}x${values.height} at full rate, daemon pid ${pid}, ${loaded?.workers ?? "?"} inference worker(s) of ${loaded?.threads ?? "?"} thread(s), node ${nodeFlags.join(" ") || "(no flags)"}\n`);
+  process.stdout.write(`soak: ${minutes} min, 2 cameras ${values.width}x${values.height} at full rate, daemon pid ${pid}, ${loaded?.workers ?? "?"} inference worker(s) of ${loaded?.threads ?? "?"} thread(s), node ${nodeFlags.join(" ") || "(no flags)"}, environment from the unit ${Object.entries(unitEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}\n`);
   process.stdout.write("elapsed   ETA      RSS MB  heap MB  ext MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped\n");
-  while (Date.now() < end && daemon.proc.exitCode === null) {
-    await new Promise((r) => setTimeout(r, Math.min(intervalS * 1000, Math.max(0, end - Date.now()))));
-    if (daemon.proc.exitCode !== null) break;
+  while (Date.now() < end && daemon.proc.exitCode === null && !interrupted) {
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, Math.min(intervalS * 1000, Math.max(0, end - Date.now())));
+      wake = () => { clearTimeout(t); r(); };
+    });
+    if (daemon.proc.exitCode !== null || interrupted) break;
     const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
     const now = Date.now();
     lastRss = rssBytes(pid);
@@ -98,7 +120,10 @@ async function main(): Promise<number> {
     process.stdout.write(row.join(" ") + "\n");
   }
   const crashed = daemon.proc.exitCode !== null;
-  daemon.proc.kill("SIGTERM");
+  // Ctrl-C reaches the whole foreground process group, the daemon included, and a second signal
+  // makes it exit at once (exit 1): give it time to stop on the first one.
+  if (interrupted === "SIGINT") await Promise.race([daemon.exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (daemon.proc.exitCode === null && daemon.proc.signalCode === null) daemon.proc.kill("SIGTERM");
   const exit = await daemon.exited;
   sub.end(true);
   await broker.stop();
@@ -112,7 +137,8 @@ async function main(): Promise<number> {
   }
   const growth = (lastRss - rssAt1) / rssAt1;
   const ok = Math.abs(growth) <= 0.1;
-  process.stdout.write(`soak: ${ok ? "PASS" : "FAIL"}: RSS ${(rssAt1 / MB).toFixed(1)} MB after 1 min, ${(lastRss / MB).toFixed(1)} MB at ${minutes} min (${(growth * 100).toFixed(1)} %); ${results} results received; daemon exit ${exit.code}\n`);
+  const ranMin = interrupted ? `${((Date.now() - t0) / 60_000).toFixed(1)} min (stopped by ${interrupted})` : `${minutes} min`;
+  process.stdout.write(`soak: ${ok ? "PASS" : "FAIL"}: RSS ${(rssAt1 / MB).toFixed(1)} MB after 1 min, ${(lastRss / MB).toFixed(1)} MB at ${ranMin} (${(growth * 100).toFixed(1)} %); ${results} results received; daemon exit ${exit.code}\n`);
   return ok ? 0 : 1;
 }
 
