@@ -21,6 +21,8 @@ export interface ScenarioSpec {
   seconds: number;
   /** The pipeline's earlySend (default true). */
   early_send?: boolean;
+  /** The pipeline's inflightTiles (default: its own). */
+  inflight_tiles?: number;
 }
 
 /** What one scenario measured (snake_case: it is the bench's JSON). */
@@ -104,6 +106,7 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
   const pipeline = new InspectionPipeline({
     cameras, settings, engine, log,
     earlySend: spec.early_send,
+    inflightTiles: spec.inflight_tiles,
     onBatch: (tiles, ms) => {
       if (!measuring) return;
       batches++;

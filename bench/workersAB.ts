@@ -1,7 +1,8 @@
 /**
  * Paired comparison of inference-worker layouts (not in CI): `node --initial-old-space-size=48
  * --import tsx bench/workersAB.ts [--layouts 1x2,2x1] [--rounds 6] [--seconds 10] [--scenario 4x1280x720]
- * [--fps F]`. A layout `2x1:wait` is 2x1 with the pipeline's early send off (same engine).
+ * [--fps F]`. A layout `2x1:wait` is 2x1 with the pipeline's early send off, `2x1:cap24` with at most
+ * 24 tiles let into flight by the gate (same engine).
  *
  * This box's speed drifts by tens of percent within minutes, so two bench runs minutes apart
  * cannot tell a 10 % change. Here every layout (workers x intra-op threads) is opened once in the
@@ -41,14 +42,14 @@ const settings = pipelineSchema.parse({ batch_max_tiles: Number(a.batch) });
 const tiling = { mode: "grid" as const, tile: 512, overlap: 32 };
 const tilesPerFrame = tilePlan(width, height, tiling).length;
 const opened = new Map<string, InferenceEngine>();
-const engines: { name: string; engine: InferenceEngine; early: boolean }[] = [];
+const engines: { name: string; engine: InferenceEngine; early: boolean; cap?: number }[] = [];
 for (const name of String(a.layouts).split(",")) {
   const [shape, mode] = name.split(":");
-  if (mode !== undefined && mode !== "wait") throw new Error(`layout ${name}: the only mode is :wait`);
+  if (mode !== undefined && mode !== "wait" && !/^cap\d+$/.test(mode)) throw new Error(`layout ${name}: modes are :wait and :capN (N tiles in flight)`);
   const [workers, threads] = shape.split("x").map(Number);
   let engine = opened.get(shape);
   if (!engine) opened.set(shape, (engine = await openCpuEngine(String(a.model), threads, workers)));
-  engines.push({ name, engine, early: mode !== "wait" });
+  engines.push({ name, engine, early: mode !== "wait", cap: mode?.startsWith("cap") ? Number(mode.slice(3)) : undefined });
 }
 
 const rounds = Number(a.rounds);
@@ -56,11 +57,11 @@ const per = (Number(a.warmup) + Number(a.seconds) + 2 * Number(a["raw-seconds"])
 const rows: Record<string, { tiles: number; raw: number; ratio: number; main: number; rss: number; p50: number; p99: number }[]> = {};
 const t0 = performance.now();
 for (let r = 0; r < rounds; r++) {
-  for (const { name, engine, early } of engines) {
+  for (const { name, engine, early, cap } of engines) {
     const before = await rawThroughWorker(engine, settings.batch_max_tiles, Number(a["raw-seconds"]));
     // Offered well past saturation: every layout runs flat out.
     const fps = a.fps ? Number(a.fps) : round((2 * before.tiles_per_s) / cameras / tilesPerFrame, 1);
-    const s = await runScenario({ cameras, width, height, fps_in: fps, tiling, warmup_s: Number(a.warmup), seconds: Number(a.seconds), early_send: early }, engine, settings, quietLog, before, () => {});
+    const s = await runScenario({ cameras, width, height, fps_in: fps, tiling, warmup_s: Number(a.warmup), seconds: Number(a.seconds), early_send: early, inflight_tiles: cap }, engine, settings, quietLog, before, () => {});
     const after = await rawThroughWorker(engine, settings.batch_max_tiles, Number(a["raw-seconds"]));
     const full = withRaw(s, before, after);
     (rows[name] ??= []).push({ tiles: full.tiles_per_s, raw: full.raw_tiles_per_s, ratio: full.over_raw, main: full.main_thread_cores, rss: full.rss_end_mb, p50: full.p50_ms, p99: full.p99_ms });

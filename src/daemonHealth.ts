@@ -21,6 +21,8 @@ export interface HealthInput {
   model: { name: string; provider: string } | null;
   mqtt_connected: boolean;
   stopping: boolean;
+  /** Share of the last 10 s the inference workers ran the model (BusyMeter), null before the model is loaded. */
+  inference_busy?: number | null;
   /** ms since the epoch; Date.now() when omitted. */
   now?: number;
 }
@@ -46,6 +48,6 @@ export function healthReport(input: HealthInput): HealthReport {
   return {
     ok: reasons.length === 0,
     reasons,
-    details: { version, device: input.device, model: input.model?.name ?? null, provider: input.model?.provider ?? null, mqtt_connected: input.mqtt_connected, cameras },
+    details: { version, device: input.device, model: input.model?.name ?? null, provider: input.model?.provider ?? null, mqtt_connected: input.mqtt_connected, inference_busy: input.inference_busy == null ? null : Math.round(input.inference_busy * 1000) / 1000, cameras },
   };
 }

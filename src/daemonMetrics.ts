@@ -33,6 +33,8 @@ export interface MetricSources {
   publisher: () => PublisherStats | null;
   thumbnails: () => { rendered: number; skipped: number; errors: number };
   commands: () => CommandStats;
+  /** Share of the last seconds the inference workers ran the model (BusyMeter). */
+  inferenceBusy: () => number;
 }
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -122,6 +124,7 @@ export class DaemonMetrics {
         }),
       },
       { name: "linewatch_inflight_frames", help: "Frames in inference now", type: "gauge", samples: [{ value: this.sources.inflight() }] },
+      { name: "linewatch_inference_busy_ratio", help: "Share of the last 10 s the inference workers spent running the model, averaged over the workers (1: saturated; latency grows past about 0.6, see bench/README.md)", type: "gauge", samples: [{ value: this.sources.inferenceBusy() }] },
       { name: "linewatch_mqtt_connected", help: "1 while connected to the broker", type: "gauge", samples: [{ value: pub?.connected ? 1 : 0 }] },
       { name: "linewatch_mqtt_published_total", help: "Results acknowledged by the broker", type: "counter", samples: [{ value: pub?.published ?? 0 }] },
       { name: "linewatch_mqtt_publish_errors_total", help: "Result publishes that failed (then spooled)", type: "counter", samples: [{ value: pub?.publish_errors ?? 0 }] },

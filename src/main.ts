@@ -18,6 +18,7 @@ import { MqttPublisher } from "./publish/mqttPublisher.js";
 import { ThumbnailRenderer } from "./publish/thumbnail.js";
 import type { CameraStatus } from "./publish/topics.js";
 import { DaemonMetrics } from "./daemonMetrics.js";
+import { BusyMeter } from "./service/busyMeter.js";
 import { cameraStatus, healthReport } from "./daemonHealth.js";
 import { ReferenceStore } from "./pipeline/referenceStore.js";
 import { HealthServer, type HealthReport } from "./service/healthServer.js";
@@ -35,6 +36,7 @@ const CAMERA_START_WAIT_MS = 3000;
 export class Daemon {
   readonly registry = new MetricsRegistry();
   private metrics: DaemonMetrics | null = null;
+  private busy: BusyMeter | null = null;
   private readonly notify: SdNotify;
   private readonly references: ReferenceStore;
   private thumbs: ThumbnailRenderer;
@@ -83,6 +85,7 @@ export class Daemon {
       void this.stop(5000).finally(() => process.exit(1));
     });
     const model = { name: this.engine.manifest.name, version: this.engine.manifest.version };
+    this.busy = new BusyMeter(this.engine.workers);
     this.cameras = cfg.cameras.map((c) => new Camera(c, log, { backoffInitialMs: c.reconnect_initial_ms, backoffMaxMs: c.reconnect_max_s * 1000 }));
     this.publisher = new MqttPublisher({
       mqtt: cfg.mqtt,
@@ -101,7 +104,10 @@ export class Daemon {
       settings: cfg.pipeline,
       engine,
       log: log.child({ mod: "pipeline" }),
-      onBatch: (tiles, ms) => this.metrics?.observeBatch(tiles, ms),
+      onBatch: (tiles, ms) => {
+        this.busy?.add(ms);
+        this.metrics?.observeBatch(tiles, ms);
+      },
     });
     this.loadReferences();
     this.startCommands(engine);
@@ -129,6 +135,7 @@ export class Daemon {
       publisher: () => this.publisher?.stats() ?? null,
       thumbnails: () => this.thumbs.stats(),
       commands: () => this.commands?.stats() ?? { accepted: 0, rejected: 0, answers_best_effort: 0 },
+      inferenceBusy: () => this.busy?.ratio() ?? 0,
     });
     this.supervisor = setInterval(() => this.tick(), 1000);
     this.supervisor.unref();
@@ -235,6 +242,7 @@ export class Daemon {
       model: e ? { name: e.manifest.name, provider: e.provider } : null,
       mqtt_connected: this.publisher?.stats().connected ?? false,
       stopping: this.stopping !== null,
+      inference_busy: this.busy?.ratio() ?? null,
     });
   }
 

@@ -29,6 +29,12 @@ describe("daemon health", () => {
     assert.deepEqual(r.reasons, ["model not loaded", "stopping", "camera a running: no frame for 3 s", "camera b starting: no frame yet"]);
   });
 
+  it("says how busy the inference workers were, to three decimals, and null before the model is loaded", () => {
+    const s = [stats("a", "running", 100), stats("b", "running", 100)];
+    assert.equal(healthReport({ ...input, stats: s, inference_busy: 0.61234 }).details?.inference_busy, 0.612);
+    assert.equal(healthReport({ ...input, stats: s, inference_busy: null }).details?.inference_busy, null);
+  });
+
   it("maps capture states onto the status payload's", () => {
     const states = cameraStatus([stats("a", "running", 0), stats("b", "starting", 0), stats("c", "down", 0), stats("d", "ended", 0), stats("e", "stopped", 0)]).map((c) => c.state);
     assert.deepEqual(states, ["up", "starting", "down", "down", "stopped"]);

@@ -16,6 +16,7 @@ function metrics(): MetricsRegistry {
     publisher: () => null,
     thumbnails: () => ({ rendered: 0, skipped: 0, errors: 0 }),
     commands: () => ({ accepted: 0, rejected: 0, answers_best_effort: 0 }),
+    inferenceBusy: () => 0.625,
   });
   return registry;
 }
@@ -42,5 +43,9 @@ describe("DaemonMetrics", () => {
     const text = await metrics().render();
     const s = parsePromText(text).samples.find((x) => x.name === "linewatch_frames_dropped_total");
     assert.deepEqual([s?.labels.camera, s?.value], ["a", 5]);
+  });
+
+  it("reports how busy the inference workers were", async () => {
+    assert.equal(value(await metrics().render(), "linewatch_inference_busy_ratio"), 0.625);
   });
 });

@@ -72,6 +72,8 @@ export interface PipelineOptions {
    * what that does (bench/workersAB.ts).
    */
   earlySend?: boolean;
+  /** Tiles the gate lets into flight (default: the batches in flight plus one, full). For bench/workersAB.ts. */
+  inflightTiles?: number;
 }
 
 /**
@@ -155,7 +157,7 @@ export class InspectionPipeline {
       const batchBack$ = new Subject<void>();
       const gate = new FrameGate(
         settings.max_pending_frames,
-        (inFlight + 1) * settings.batch_max_tiles,
+        this.opts.inflightTiles ?? (inFlight + 1) * settings.batch_max_tiles,
         (f) => tilePlan(f.width, f.height, tilingOf(f.camera)).length,
         (f) => frameKey(f.camera, f.seq),
       );

@@ -98,7 +98,12 @@ describe("the daemon end to end on real parts", { timeout: 180_000 }, () => {
     const h = await fetch(`http://127.0.0.1:${healthPort}/healthz`);
     const body = await h.text();
     assert.equal(h.status, 200, body);
+    // Both cameras keep the model running, far from saturation.
+    const busy = (JSON.parse(body) as { inference_busy: number }).inference_busy;
+    assert.ok(busy > 0 && busy < 1, `inference_busy ${busy}`);
     const m = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+    const gauge = Number(/^linewatch_inference_busy_ratio (\S+)$/m.exec(m)?.[1]);
+    assert.ok(gauge > 0 && gauge < 1, `linewatch_inference_busy_ratio ${gauge}`);
     for (const name of ["linewatch_frames_decided_total", "linewatch_inference_seconds_bucket", "linewatch_mqtt_connected", "linewatch_camera_fps", "linewatch_frames_dropped_total"]) assert.match(m, new RegExp(`^${name}`, "m"));
     assert.match(m, /linewatch_verdicts_total\{camera="parts",verdict="fail"\} [1-9]/);
     // Frames go back to capture's pool after their result and thumbnail: a fixed-size camera
