@@ -54,7 +54,7 @@ for (const name of String(a.layouts).split(",")) {
 
 const rounds = Number(a.rounds);
 const per = (Number(a.warmup) + Number(a.seconds) + 2 * Number(a["raw-seconds"])) * engines.length;
-const rows: Record<string, { tiles: number; raw: number; ratio: number; main: number; rss: number; p50: number; p99: number }[]> = {};
+const rows: Record<string, { tiles: number; raw: number; ratio: number; main: number; busy: number; rss: number; p50: number; p99: number }[]> = {};
 const t0 = performance.now();
 for (let r = 0; r < rounds; r++) {
   for (const { name, engine, early, cap } of engines) {
@@ -64,12 +64,12 @@ for (let r = 0; r < rounds; r++) {
     const s = await runScenario({ cameras, width, height, fps_in: fps, tiling, warmup_s: Number(a.warmup), seconds: Number(a.seconds), early_send: early, inflight_tiles: cap }, engine, settings, quietLog, before, () => {});
     const after = await rawThroughWorker(engine, settings.batch_max_tiles, Number(a["raw-seconds"]));
     const full = withRaw(s, before, after);
-    (rows[name] ??= []).push({ tiles: full.tiles_per_s, raw: full.raw_tiles_per_s, ratio: full.over_raw, main: full.main_thread_cores, rss: full.rss_end_mb, p50: full.p50_ms, p99: full.p99_ms });
+    (rows[name] ??= []).push({ tiles: full.tiles_per_s, raw: full.raw_tiles_per_s, ratio: full.over_raw, main: full.main_thread_cores, busy: full.model_busy, rss: full.rss_end_mb, p50: full.p50_ms, p99: full.p99_ms });
     const left = per * rounds - (performance.now() - t0) / 1000;
-    say(`round ${r + 1}/${rounds} ${name}: pipeline ${full.tiles_per_s} tiles/s, raw ${full.raw_tiles_per_s}, ratio ${full.over_raw}, main ${full.main_thread_cores} cores, lag p99 ${full.loop_lag_p99_ms} ms, p50 ${full.p50_ms} ms, RSS ${full.rss_end_mb} MB  (ETA ${Math.max(0, Math.round(left))} s)`);
+    say(`round ${r + 1}/${rounds} ${name}: pipeline ${full.tiles_per_s} tiles/s, raw ${full.raw_tiles_per_s}, ratio ${full.over_raw}, main ${full.main_thread_cores} cores, model busy ${full.model_busy}, lag p99 ${full.loop_lag_p99_ms} ms, p50 ${full.p50_ms} ms, RSS ${full.rss_end_mb} MB  (ETA ${Math.max(0, Math.round(left))} s)`);
   }
 }
 const med = (xs: number[]) => round(quantile(xs, 0.5), 3);
-const summary = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, { pipeline_tiles_per_s: med(v.map((x) => x.tiles)), raw_tiles_per_s: med(v.map((x) => x.raw)), over_raw: med(v.map((x) => x.ratio)), main_thread_cores: med(v.map((x) => x.main)), rss_end_mb: med(v.map((x) => x.rss)), p50_ms: med(v.map((x) => x.p50)), p99_ms: med(v.map((x) => x.p99)), rounds: v }]));
+const summary = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, { pipeline_tiles_per_s: med(v.map((x) => x.tiles)), raw_tiles_per_s: med(v.map((x) => x.raw)), over_raw: med(v.map((x) => x.ratio)), main_thread_cores: med(v.map((x) => x.main)), model_busy: med(v.map((x) => x.busy)), rss_end_mb: med(v.map((x) => x.rss)), p50_ms: med(v.map((x) => x.p50)), p99_ms: med(v.map((x) => x.p99)), rounds: v }]));
 process.stdout.write(JSON.stringify({ at: new Date().toISOString(), scenario: a.scenario, fps: a.fps ?? "2x saturation", batch: settings.batch_max_tiles, layouts: summary }) + "\n");
 for (const engine of opened.values()) await engine.close();
