@@ -19,6 +19,7 @@ import { ThumbnailRenderer } from "./publish/thumbnail.js";
 import type { CameraStatus } from "./publish/topics.js";
 import { DaemonMetrics } from "./daemonMetrics.js";
 import { BusyMeter } from "./service/busyMeter.js";
+import { LoadWatch } from "./service/loadWatch.js";
 import { cameraStatus, healthReport } from "./daemonHealth.js";
 import { ReferenceStore } from "./pipeline/referenceStore.js";
 import { HealthServer, type HealthReport } from "./service/healthServer.js";
@@ -37,6 +38,7 @@ export class Daemon {
   readonly registry = new MetricsRegistry();
   private metrics: DaemonMetrics | null = null;
   private busy: BusyMeter | null = null;
+  private readonly loadWatch = new LoadWatch();
   private readonly notify: SdNotify;
   private readonly references: ReferenceStore;
   private thumbs: ThumbnailRenderer;
@@ -203,6 +205,18 @@ export class Daemon {
   private tick(): void {
     this.publisher?.updateCameras(this.cameraStatus());
     this.loadReferences();
+    this.watchLoad();
+  }
+
+  /** Logs, at most once a minute, when inference falls behind the cameras (LoadWatch). */
+  private watchLoad(): void {
+    const pipeline = this.pipeline;
+    if (!pipeline || !this.busy) return;
+    const dropped = this.cameras.reduce((n, c) => n + c.stats().dropped + pipeline.stats(c.id).dropped, 0);
+    const notice = this.loadWatch.observe(performance.now(), dropped, this.busy.ratio());
+    if (!notice) return;
+    const { level, msg, ...fields } = notice;
+    this.log.child({ mod: "load" })[level](fields, msg);
   }
 
   /** Applies references that appeared, changed or went under the state directory. */

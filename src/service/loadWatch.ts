@@ -1,0 +1,54 @@
+/** What {@link LoadWatch.observe} says, when it has something to say. */
+export type LoadNotice =
+  | { level: "warn"; msg: string; dropped: number; inference_busy: number }
+  | { level: "info"; msg: string; inference_busy: number };
+
+/**
+ * Tells the journal when inference cannot keep up with the cameras, at most once a period: frames
+ * were dropped (capture takes a frame only when the pipeline has room, so drops are the sign of a
+ * model running behind), or the workers ran most of the time, where latency grows though nothing
+ * is dropped yet. Once it has warned, it says when the line is back within its means. The daemon
+ * calls `observe` every second with the total of frames dropped so far and the inference busy share.
+ */
+export class LoadWatch {
+  private periodStart: number | null = null;
+  private droppedAtStart = 0;
+  private warned = false;
+
+  /**
+   * @param periodMs how often, at most, it speaks
+   * @param busyWarn the busy share over which it warns without drops (the knee of the latency
+   *   curve on the project's box is between 0.6 and 0.8: bench/README.md)
+   */
+  constructor(
+    readonly periodMs = 60_000,
+    readonly busyWarn = 0.8,
+  ) {}
+
+  observe(now: number, droppedTotal: number, busy: number): LoadNotice | null {
+    if (this.periodStart === null) {
+      this.periodStart = now;
+      this.droppedAtStart = droppedTotal;
+      return null;
+    }
+    if (now - this.periodStart < this.periodMs) return null;
+    const dropped = Math.max(0, droppedTotal - this.droppedAtStart);
+    this.periodStart = now;
+    this.droppedAtStart = droppedTotal;
+    const b = Math.round(busy * 1000) / 1000;
+    const secs = Math.round(this.periodMs / 1000);
+    if (dropped > 0) {
+      this.warned = true;
+      return { level: "warn", dropped, inference_busy: b, msg: `inference falls behind the cameras: ${dropped} frame(s) dropped in the last ${secs} s; lower the cameras' fps, narrow their ROI, or give the model more cores or a GPU` };
+    }
+    if (busy >= this.busyWarn) {
+      this.warned = true;
+      return { level: "warn", dropped: 0, inference_busy: b, msg: `inference is near saturation: the workers ran ${Math.round(busy * 100)} % of the last 10 s; results come later as it nears 100 %` };
+    }
+    if (this.warned) {
+      this.warned = false;
+      return { level: "info", inference_busy: b, msg: `inference keeps up again: no frame dropped in the last ${secs} s` };
+    }
+    return null;
+  }
+}
