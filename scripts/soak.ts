@@ -93,7 +93,7 @@ async function main(): Promise<number> {
   let lastAt = t0;
   const loaded = daemon.logs.find((l) => l.msg === "linewatch is running");
   process.stdout.write(`soak: ${minutes} min, 2 cameras ${values.width}x${values.height} at full rate, daemon pid ${pid}, ${loaded?.workers ?? "?"} inference worker(s) of ${loaded?.threads ?? "?"} thread(s), node ${nodeFlags.join(" ") || "(no flags)"}, environment from the unit ${Object.entries(unitEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}\n`);
-  process.stdout.write("elapsed   ETA      RSS MB  heap MB  ext MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped\n");
+  process.stdout.write("elapsed   ETA      RSS MB  heap MB  ext MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped  busy\n");
   while (Date.now() < end && daemon.proc.exitCode === null && !interrupted) {
     await new Promise<void>((r) => {
       const t = setTimeout(r, Math.min(intervalS * 1000, Math.max(0, end - Date.now())));
@@ -116,6 +116,7 @@ async function main(): Promise<number> {
       (lastRss / MB).toFixed(1).padStart(6), (metric(text, "nodejs_heap_used_bytes") / MB).toFixed(1).padStart(8), (metric(text, "nodejs_external_memory_bytes") / MB).toFixed(1).padStart(7), String(fds).padStart(4),
       (metric(text, "nodejs_eventloop_lag_p99_seconds") * 1000).toFixed(1).padStart(11), (metric(text, "nodejs_eventloop_lag_max_seconds") * 1000).toFixed(1).padStart(11),
       rate.toFixed(1).padStart(10), String(decided).padStart(8), String(dropped).padStart(8),
+      metric(text, "linewatch_inference_busy_ratio").toFixed(2).padStart(5),
     ];
     process.stdout.write(row.join(" ") + "\n");
   }
