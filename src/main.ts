@@ -38,7 +38,7 @@ export class Daemon {
   readonly registry = new MetricsRegistry();
   private metrics: DaemonMetrics | null = null;
   private busy: BusyMeter | null = null;
-  private readonly loadWatch = new LoadWatch();
+  private loadWatch: LoadWatch | null = null;
   private readonly notify: SdNotify;
   private readonly references: ReferenceStore;
   private thumbs: ThumbnailRenderer;
@@ -88,6 +88,7 @@ export class Daemon {
     });
     const model = { name: this.engine.manifest.name, version: this.engine.manifest.version };
     this.busy = new BusyMeter(this.engine.workers);
+    this.loadWatch = new LoadWatch(cfg.pipeline.load_notice_s * 1000);
     this.cameras = cfg.cameras.map((c) => new Camera(c, log, { backoffInitialMs: c.reconnect_initial_ms, backoffMaxMs: c.reconnect_max_s * 1000 }));
     this.publisher = new MqttPublisher({
       mqtt: cfg.mqtt,
@@ -208,10 +209,10 @@ export class Daemon {
     this.watchLoad();
   }
 
-  /** Logs, at most once a minute, when inference falls behind the cameras (LoadWatch). */
+  /** Logs, at most once every `pipeline.load_notice_s`, when inference falls behind the cameras (LoadWatch). */
   private watchLoad(): void {
     const pipeline = this.pipeline;
-    if (!pipeline || !this.busy) return;
+    if (!pipeline || !this.busy || !this.loadWatch) return;
     const dropped = this.cameras.reduce((n, c) => n + c.stats().dropped + pipeline.stats(c.id).dropped, 0);
     const notice = this.loadWatch.observe(performance.now(), dropped, this.busy.ratio());
     if (!notice) return;

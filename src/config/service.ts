@@ -14,6 +14,7 @@ export const pipelineSchema = z
     batch_max_tiles: z.number().int().min(1).max(256).default(8).describe("Largest batch sent to the model, in tiles"),
     batch_max_wait_ms: z.number().min(0).max(10000).default(20).describe("A partial batch is sent after waiting this long, in ms, while every inference worker is busy (an idle worker gets the tiles on hand at once)"),
     max_pending_frames: z.number().int().min(1).max(64).default(2).describe("Frames a camera may have waiting for inference; the oldest is dropped past this"),
+    load_notice_s: z.number().int().min(1).max(3600).default(60).describe("How often, at most, the journal says that inference falls behind the cameras (frames dropped, or the workers over 80 % busy), in seconds"),
   })
   .strict();
 

@@ -31,12 +31,14 @@ export class LoadWatch {
       this.droppedAtStart = droppedTotal;
       return null;
     }
-    if (now - this.periodStart < this.periodMs) return null;
+    const elapsed = now - this.periodStart;
+    if (elapsed < this.periodMs) return null;
     const dropped = Math.max(0, droppedTotal - this.droppedAtStart);
     this.periodStart = now;
     this.droppedAtStart = droppedTotal;
     const b = Math.round(busy * 1000) / 1000;
-    const secs = Math.round(this.periodMs / 1000);
+    // The period actually measured: a tick can come a little late.
+    const secs = Math.round(elapsed / 1000);
     if (dropped > 0) {
       this.warned = true;
       return { level: "warn", dropped, inference_busy: b, msg: `inference falls behind the cameras: ${dropped} frame(s) dropped in the last ${secs} s; lower the cameras' fps, narrow their ROI, or give the model more cores or a GPU` };

@@ -16,7 +16,7 @@ const frame = (camera: string, seq: number, w = 64, h = 48): Frame => ({
   camera, seq, captured_at: Date.now(), captured_mono: performance.now(), width: w, height: h, format: "RGB",
   data: new Uint8Array(w * h * 3).map((_, i) => (i * 31 + seq) % 256),
 });
-const settings = { batch_max_tiles: 4, batch_max_wait_ms: 5, max_pending_frames: 2 };
+const settings = { batch_max_tiles: 4, batch_max_wait_ms: 5, max_pending_frames: 2, load_notice_s: 60 };
 
 describe("InspectionPipeline on the real model", { timeout: 120_000 }, () => {
   let engine: InferenceEngine;
