@@ -94,3 +94,46 @@ export async function writeMemoryChart(file: string, samples: readonly MemorySam
   });
   await sharp(Buffer.from(page(subtitle, svg))).png().toFile(file);
 }
+
+/** One step of a load curve: the workers' measured busy share and the latency at that load. */
+export interface LoadPoint {
+  model_busy: number;
+  p50_ms: number;
+  p99_ms: number;
+  latency_budget_ms: number;
+  dropped: number;
+}
+
+/**
+ * Writes a PNG of latency against how busy the inference workers were (the daemon's
+ * `linewatch_inference_busy_ratio`): p50 and p99 per load step, and the latency budget. Where p99
+ * leaves the budget is the load a line should stay under.
+ */
+export async function writeLoadChart(file: string, points: readonly LoadPoint[], subtitle: string): Promise<void> {
+  const w = W - PAD * 2, h = H - PAD * 2;
+  const vMax = Math.max(1, ...points.flatMap((p) => [p.p99_ms, p.latency_budget_ms])) * 1.1;
+  const x = (b: number) => PAD + w * Math.min(1, Math.max(0, b));
+  const y = (v: number) => PAD + h - (h * Math.min(v, vMax)) / vMax;
+  let svg = `<text x="${W / 2}" y="${PAD - 30}" text-anchor="middle" font-size="15" font-weight="bold">Latency capture->decision against inference busy share</text>
+<line x1="${PAD}" y1="${PAD + h}" x2="${PAD + w}" y2="${PAD + h}" stroke="#333"/><line x1="${PAD}" y1="${PAD}" x2="${PAD}" y2="${PAD + h}" stroke="#333"/>`;
+  for (let k = 0; k <= 5; k++) {
+    const v = (vMax / 1.1) * (k / 5);
+    svg += `<text x="${PAD - 5}" y="${y(v) + 4}" text-anchor="end" font-size="10">${v.toFixed(0)} ms</text>`;
+    svg += `<text x="${x(k / 5)}" y="${PAD + h + 14}" text-anchor="middle" font-size="10">${(k / 5).toFixed(1)}</text>`;
+  }
+  const series = [
+    { name: "p50", color: "#8fbf5a", pick: (p: LoadPoint) => p.p50_ms, dash: "" },
+    { name: "p99", color: "#e08a2c", pick: (p: LoadPoint) => p.p99_ms, dash: "" },
+    { name: "budget", color: "#c00", pick: (p: LoadPoint) => p.latency_budget_ms, dash: ` stroke-dasharray="5,4"` },
+  ];
+  const sorted = [...points].sort((a, b) => a.model_busy - b.model_busy);
+  series.forEach((s, j) => {
+    const pts = sorted.map((p) => `${x(p.model_busy).toFixed(1)},${y(s.pick(p)).toFixed(1)}`).join(" ");
+    svg += `<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="1.5"${s.dash}/>`;
+    if (!s.dash) for (const p of sorted) svg += `<circle cx="${x(p.model_busy).toFixed(1)}" cy="${y(s.pick(p)).toFixed(1)}" r="3" fill="${s.color}"/>`;
+    svg += `<rect x="${PAD + j * 110}" y="${H - 22}" width="10" height="10" fill="${s.color}"/><text x="${PAD + j * 110 + 14}" y="${H - 13}" font-size="11">${esc(s.name)}</text>`;
+  });
+  for (const p of sorted) if (p.dropped > 0) svg += `<text x="${x(p.model_busy)}" y="${y(p.p99_ms) - 8}" text-anchor="middle" font-size="9" fill="#555">${p.dropped} dropped</text>`;
+  svg += `<text x="${PAD + w}" y="${H - 13}" text-anchor="end" font-size="11">inference busy share (1: saturated)</text>`;
+  await sharp(Buffer.from(page(subtitle, svg))).png().toFile(file);
+}

@@ -1,8 +1,9 @@
 /**
  * How busy the inference workers were over the last seconds: the share of that window in which
  * the model ran, averaged over the workers (1: every worker ran all the time, i.e. saturated). The
- * bench measures latency against this share: on the project's box a frame's p99 stays within its
- * budget up to about 0.6 and breaks near 0.8 (bench/README.md), so an operator watching it sees
+ * bench measures latency against this share (bench/loadCurve.ts): on the project's 2-core box a
+ * frame's p99 stays within its budget up to 0.8-0.9 and leaves it past that, sooner on a noisy
+ * box (bench/README.md), so an operator watching it sees
  * the headroom a line has before verdicts come late and frames are dropped.
  *
  * Batches are recorded as they end (end time and duration); the share is computed when asked,

@@ -18,7 +18,7 @@ export class LoadWatch {
   /**
    * @param periodMs how often, at most, it speaks
    * @param busyWarn the busy share over which it warns without drops (the knee of the latency
-   *   curve on the project's box is between 0.6 and 0.8: bench/README.md)
+   *   curve on the project's 2-core box is between 0.8 and 0.9: bench/loadCurve.ts, bench/README.md)
    */
   constructor(
     readonly periodMs = 60_000,
