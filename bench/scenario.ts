@@ -9,6 +9,13 @@ import type { RawResult } from "./raw.js";
 import { syntheticCameras } from "./syntheticCameras.js";
 import { Subject, takeUntil } from "rxjs";
 
+/**
+ * Share of the offered frames a run must drop to count as saturated (until the thirteenth session:
+ * any drop, which let one frame dropped in a slow second put an unsaturated 1080p run among the
+ * saturated ones in pipeline_over_raw and out of the latency check).
+ */
+export const SATURATED_DROP_SHARE = 0.01;
+
 /** One bench scenario: how many cameras, what frames, at what rate. */
 export interface ScenarioSpec {
   cameras: number;
@@ -52,6 +59,7 @@ export interface ScenarioResult {
    */
   latency_budget_ms: number;
   dropped: number;
+  /** More than SATURATED_DROP_SHARE of the frames offered in the window were dropped. */
   saturated: boolean;
   /** CPU the main thread used over the window, in cores (what it takes from the model's threads). */
   main_thread_cores: number;
@@ -191,7 +199,8 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
     model_busy: round(batchMs / 1000 / window / Math.max(1, engine.workers ?? 1), 3),
     latency_budget_ms: round(settings.batch_max_wait_ms + 2 * raw.batch_ms, 1),
     dropped: droppedN,
-    saturated: droppedN > 0,
+    // Past capacity a share of the frames is dropped, not one in a slow second of an unsaturated run.
+    saturated: droppedN > SATURATED_DROP_SHARE * spec.fps_in * spec.cameras * window,
     main_thread_cores: round((mainThreadCpuS() - cpu0) / window, 3),
     rss_start_mb: rssStart,
     rss_end_mb: rssEnd,

@@ -3,8 +3,8 @@
  * the model ran, averaged over the workers (1: every worker ran all the time, i.e. saturated). The
  * bench measures latency against this share (bench/loadCurve.ts): on the project's 2-core box a
  * frame's p99 stays within its budget up to 0.8-0.9 and leaves it past that, sooner on a noisy
- * box (bench/README.md), so an operator watching it sees
- * the headroom a line has before verdicts come late and frames are dropped.
+ * box (bench/README.md), so an operator watching it sees the headroom a line has before verdicts
+ * come late and frames are dropped.
  *
  * Batches are recorded as they end (end time and duration); the share is computed when asked,
  * clipping the batches that began before the window, so two readers (a scrape and /healthz) do
