@@ -30,6 +30,8 @@ export interface ScenarioSpec {
   early_send?: boolean;
   /** The pipeline's inflightTiles (default: its own). */
   inflight_tiles?: number;
+  /** Called for every frame decided in the window with its capture time and latency, ms (a trace). */
+  on_decision?: (capturedMono: number, latencyMs: number) => void;
 }
 
 /** What one scenario measured (snake_case: it is the bench's JSON). */
@@ -137,6 +139,7 @@ export async function runScenario(spec: ScenarioSpec, engine: Inferencer, settin
         if (measuring) {
           decided++;
           latencies.push(d.decided_mono - d.captured_mono);
+          spec.on_decision?.(d.captured_mono, d.decided_mono - d.captured_mono);
           Buffer.from(JSON.stringify(resultPayload(d, identity)));
           toPublish.push(performance.now() - d.captured_mono);
         }
