@@ -213,7 +213,7 @@ export class Daemon {
   private watchLoad(): void {
     const pipeline = this.pipeline;
     if (!pipeline || !this.busy || !this.loadWatch) return;
-    const dropped = this.cameras.reduce((n, c) => n + c.stats().dropped + pipeline.stats(c.id).dropped, 0);
+    const dropped = new Map(this.cameras.map((c) => [c.id, c.stats().dropped + pipeline.stats(c.id).dropped]));
     const notice = this.loadWatch.observe(performance.now(), dropped, this.busy.ratio());
     if (!notice) return;
     const { level, msg, ...fields } = notice;

@@ -22,6 +22,9 @@ describe("the journal when inference falls behind the cameras", { timeout: 120_0
       assert.equal(first.level, 40, JSON.stringify(first));
       assert.match(String(first.msg), /^inference falls behind the cameras: \d+ frame\(s\) dropped in the last [23] s; lower the cameras' fps, narrow their ROI, or give the model more cores or a GPU$/);
       assert.ok(Number(first.dropped) > 0, JSON.stringify(first));
+      const byCamera = first.dropped_by_camera as Record<string, number>;
+      assert.equal(Object.values(byCamera).reduce((x, y) => x + y, 0), first.dropped, JSON.stringify(first));
+      assert.ok(Object.keys(byCamera).every((c) => c === "a" || c === "b"), JSON.stringify(byCamera));
       const busy = Number(first.inference_busy);
       assert.ok(busy > 0.5 && busy <= 1, `inference_busy ${busy}`);
       // The next notice comes a period later, not at every tick.
