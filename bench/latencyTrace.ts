@@ -10,10 +10,9 @@
 import { parseArgs } from "node:util";
 import { defaultModelDir } from "../src/config/load.js";
 import { pipelineSchema } from "../src/config/service.js";
-import { tilePlan } from "../src/pipeline/tile.js";
 import { rawThroughWorker } from "./raw.js";
 import { runScenario } from "./scenario.js";
-import { openCpuEngine, quietLog } from "./setup.js";
+import { openCpuEngine, parseScenario, quietLog } from "./setup.js";
 
 const { values: a } = parseArgs({
   options: {
@@ -25,15 +24,14 @@ const { values: a } = parseArgs({
     model: { type: "string", default: defaultModelDir },
   },
 });
-const [cameras, width, height] = String(a.scenario).split("x").map(Number);
-const tiling = { mode: "grid" as const, tile: 512, overlap: 32 };
-const tilesPerFrame = tilePlan(width, height, tiling).length;
+const sc = parseScenario(String(a.scenario));
+const { cameras, width, height, tiling } = sc;
 const settings = pipelineSchema.parse({ batch_max_tiles: 8 });
 const engine = await openCpuEngine(String(a.model), 1, Number(a.workers));
 const rounds = Number(a.rounds);
 for (let r = 0; r < rounds; r++) {
   const raw = await rawThroughWorker(engine, settings.batch_max_tiles, 4);
-  const fps = (Number(a.load) * raw.tiles_per_s) / cameras / tilesPerFrame;
+  const fps = sc.fpsFor(Number(a.load) * raw.tiles_per_s);
   const perSecond = new Map<number, number[]>();
   let first: number | null = null;
   const s = await runScenario({ cameras, width, height, fps_in: fps, tiling, warmup_s: 4, seconds: Number(a.seconds), on_decision: (captured, ms) => {

@@ -13,11 +13,10 @@ import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { defaultModelDir } from "../src/config/load.js";
 import { pipelineSchema } from "../src/config/service.js";
-import { tilePlan } from "../src/pipeline/tile.js";
 import { writeLoadChart } from "./chart.js";
 import { rawThroughWorker } from "./raw.js";
 import { runScenario, withRaw, type ScenarioResult } from "./scenario.js";
-import { openCpuEngine, quietLog } from "./setup.js";
+import { openCpuEngine, parseScenario, quietLog } from "./setup.js";
 import { round } from "./stats.js";
 
 const { values: a } = parseArgs({
@@ -33,12 +32,11 @@ const { values: a } = parseArgs({
     out: { type: "string" },
   },
 });
-const [cameras, width, height] = String(a.scenario).split("x").map(Number);
+const sc = parseScenario(String(a.scenario));
+const { cameras, width, height, tiling } = sc;
 const loads = String(a.loads).split(",").map(Number);
-if (!(cameras >= 1 && width >= 1 && height >= 1) || loads.some((l) => !(l > 0 && l <= 2))) throw new Error("--scenario is CxWxH and --loads shares of the raw rate in (0, 2]");
+if (loads.some((l) => !(l > 0 && l <= 2))) throw new Error("--loads are shares of the raw rate in (0, 2]");
 const settings = pipelineSchema.parse({ batch_max_tiles: Number(a.batch) });
-const tiling = { mode: "grid" as const, tile: 512, overlap: 32 };
-const tilesPerFrame = tilePlan(width, height, tiling).length;
 const engine = await openCpuEngine(String(a.model), 1, Number(a.workers));
 const rawS = Number(a["raw-seconds"]);
 const per = Number(a.warmup) + Number(a.seconds) + rawS;
@@ -46,7 +44,7 @@ const t0 = performance.now();
 let before = await rawThroughWorker(engine, settings.batch_max_tiles, rawS);
 const steps: (ScenarioResult & { load_offered: number })[] = [];
 for (const [i, load] of loads.entries()) {
-  const fps = round((load * before.tiles_per_s) / cameras / tilesPerFrame, 2);
+  const fps = round(sc.fpsFor(load * before.tiles_per_s), 2);
   const s = await runScenario({ cameras, width, height, fps_in: fps, tiling, warmup_s: Number(a.warmup), seconds: Number(a.seconds) }, engine, settings, quietLog, before, () => {});
   const after = await rawThroughWorker(engine, settings.batch_max_tiles, rawS);
   const r = { load_offered: load, ...withRaw(s, before, after) };

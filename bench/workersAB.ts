@@ -17,10 +17,9 @@ import { parseArgs } from "node:util";
 import { defaultModelDir } from "../src/config/load.js";
 import { pipelineSchema } from "../src/config/service.js";
 import type { InferenceEngine } from "../src/pipeline/inferenceEngine.js";
-import { tilePlan } from "../src/pipeline/tile.js";
 import { rawThroughWorker } from "./raw.js";
 import { runScenario, withRaw } from "./scenario.js";
-import { openCpuEngine, quietLog } from "./setup.js";
+import { openCpuEngine, parseScenario, quietLog } from "./setup.js";
 import { quantile, round } from "./stats.js";
 
 const { values: a } = parseArgs({
@@ -37,10 +36,9 @@ const { values: a } = parseArgs({
   },
 });
 const say = (s: string) => process.stderr.write(`${s}\n`);
-const [cameras, width, height] = String(a.scenario).split("x").map(Number);
+const sc = parseScenario(String(a.scenario));
+const { cameras, width, height, tiling } = sc;
 const settings = pipelineSchema.parse({ batch_max_tiles: Number(a.batch) });
-const tiling = { mode: "grid" as const, tile: 512, overlap: 32 };
-const tilesPerFrame = tilePlan(width, height, tiling).length;
 const opened = new Map<string, InferenceEngine>();
 const engines: { name: string; engine: InferenceEngine; early: boolean; cap?: number }[] = [];
 for (const name of String(a.layouts).split(",")) {
@@ -60,7 +58,7 @@ for (let r = 0; r < rounds; r++) {
   for (const { name, engine, early, cap } of engines) {
     const before = await rawThroughWorker(engine, settings.batch_max_tiles, Number(a["raw-seconds"]));
     // Offered well past saturation: every layout runs flat out.
-    const fps = a.fps ? Number(a.fps) : round((2 * before.tiles_per_s) / cameras / tilesPerFrame, 1);
+    const fps = a.fps ? Number(a.fps) : round(sc.fpsFor(2 * before.tiles_per_s), 1);
     const s = await runScenario({ cameras, width, height, fps_in: fps, tiling, warmup_s: Number(a.warmup), seconds: Number(a.seconds), early_send: early, inflight_tiles: cap }, engine, settings, quietLog, before, () => {});
     const after = await rawThroughWorker(engine, settings.batch_max_tiles, Number(a["raw-seconds"]));
     const full = withRaw(s, before, after);
