@@ -21,7 +21,7 @@ export interface HealthInput {
   model: { name: string; provider: string } | null;
   mqtt_connected: boolean;
   stopping: boolean;
-  /** Share of the last 10 s the inference workers ran the model (BusyMeter), null before the model is loaded. */
+  /** Share of the last BUSY_WINDOW_MS the inference workers ran the model (BusyMeter), null before the model is loaded. */
   inference_busy?: number | null;
   /** ms since the epoch; Date.now() when omitted. */
   now?: number;

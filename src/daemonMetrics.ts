@@ -7,6 +7,7 @@ import type { CommandStats } from "./publish/commandChannel.js";
 import type { PublisherStats } from "./publish/mqttPublisher.js";
 import type { CollectedMetric, MetricsRegistry } from "./service/metrics.js";
 import { systemCollector } from "./service/systemMetrics.js";
+import { BUSY_WINDOW_MS } from "./service/busyMeter.js";
 import { readdirSync } from "node:fs";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { Decision } from "./types.js";
@@ -124,7 +125,7 @@ export class DaemonMetrics {
         }),
       },
       { name: "linewatch_inflight_frames", help: "Frames in inference now", type: "gauge", samples: [{ value: this.sources.inflight() }] },
-      { name: "linewatch_inference_busy_ratio", help: "Share of the last 10 s the inference workers spent running the model, averaged over the workers (1: saturated; on the project's 2-core box p99 latency leaves its budget between 0.8 and 0.9, see bench/README.md)", type: "gauge", samples: [{ value: this.sources.inferenceBusy() }] },
+      { name: "linewatch_inference_busy_ratio", help: `Share of the last ${BUSY_WINDOW_MS / 1000} s the inference workers spent running the model, averaged over the workers (1: saturated; on the project's 2-core box p99 latency leaves its budget between 0.8 and 0.9, see bench/README.md)`, type: "gauge", samples: [{ value: this.sources.inferenceBusy() }] },
       { name: "linewatch_mqtt_connected", help: "1 while connected to the broker", type: "gauge", samples: [{ value: pub?.connected ? 1 : 0 }] },
       { name: "linewatch_mqtt_published_total", help: "Results acknowledged by the broker", type: "counter", samples: [{ value: pub?.published ?? 0 }] },
       { name: "linewatch_mqtt_publish_errors_total", help: "Result publishes that failed (then spooled)", type: "counter", samples: [{ value: pub?.publish_errors ?? 0 }] },

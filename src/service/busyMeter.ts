@@ -10,6 +10,9 @@
  * clipping the batches that began before the window, so two readers (a scrape and /healthz) do
  * not disturb each other.
  */
+/** The window {@link BusyMeter} takes its share over by default, ms. */
+export const BUSY_WINDOW_MS = 10_000;
+
 export class BusyMeter {
   private readonly ends: Float64Array;
   private readonly durations: Float64Array;
@@ -24,7 +27,7 @@ export class BusyMeter {
    */
   constructor(
     private readonly workers: number,
-    readonly windowMs = 10_000,
+    readonly windowMs = BUSY_WINDOW_MS,
     capacity = 8192,
     now = performance.now(),
   ) {

@@ -1,3 +1,5 @@
+import { BUSY_WINDOW_MS } from "./busyMeter.js";
+
 /** What {@link LoadWatch.observe} says, when it has something to say. */
 export type LoadNotice =
   | { level: "warn"; msg: string; dropped: number; dropped_by_camera: Record<string, number>; inference_busy: number }
@@ -53,7 +55,7 @@ export class LoadWatch {
     }
     if (busy >= this.busyWarn) {
       this.warned = true;
-      return { level: "warn", dropped: 0, dropped_by_camera: {}, inference_busy: b, msg: `inference is near saturation: the workers ran ${Math.round(busy * 100)} % of the last 10 s; results come later as it nears 100 %` };
+      return { level: "warn", dropped: 0, dropped_by_camera: {}, inference_busy: b, msg: `inference is near saturation: the workers ran ${Math.round(busy * 100)} % of the last ${BUSY_WINDOW_MS / 1000} s; results come later as it nears 100 %` };
     }
     if (this.warned) {
       this.warned = false;
