@@ -177,13 +177,14 @@ export class Daemon {
     this.log.debug({ camera: d.camera, seq: d.seq, frame_id: d.frame_id, verdict: d.verdict }, "decided");
     this.enrollment?.offer(d);
     this.metrics?.observeDecision(d, performance.now() - d.captured_mono);
-    // Thumbnails are rendered off the result path, at most one per camera per interval. The
-    // frame's buffer goes back to capture once nothing reads the image (enrolment copied it).
-    if (this.thumbs.due(d.camera)) {
+    // Thumbnails are rendered off the result path, at most one per camera and verdict per
+    // interval. The frame's buffer goes back to capture once nothing reads the image (enrolment
+    // copied it).
+    if (this.thumbs.due(d.camera, d.verdict)) {
       this.thumbs
         .render(d)
         .then(
-          (jpeg) => jpeg && this.publisher?.publishThumbnail(d.camera, jpeg),
+          (jpeg) => jpeg && this.publisher?.publishThumbnail(d.camera, jpeg, { frame_id: d.frame_id, verdict: d.verdict }),
           (err: Error) => this.log.warn({ camera: d.camera, err: err.message }, "thumbnail failed"),
         )
         .finally(() => d.release?.());

@@ -36,7 +36,13 @@ export const mqttSchema = z
       .object({
         enabled: z.boolean().default(true).describe("Publish JPEG thumbnails"),
         width: z.number().int().min(16).max(4096).default(320).describe("Thumbnail width, px (height keeps the ROI's aspect)"),
-        interval_ms: z.number().int().min(0).default(1000).describe("At most one thumbnail per camera per this many ms"),
+        interval_ms: z.number().int().min(0).default(1000).describe("At most one thumbnail of a passing frame per camera per this many ms"),
+        fail_interval_ms: z
+          .number()
+          .int()
+          .min(0)
+          .default(200)
+          .describe("At most one thumbnail of a failing frame per camera per this many ms (a clock of its own: a pass thumbnail never hides a failed part)"),
         quality: z.number().int().min(1).max(100).default(75).describe("JPEG quality"),
       })
       .strict()

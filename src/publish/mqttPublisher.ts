@@ -149,14 +149,18 @@ export class MqttPublisher {
     );
   }
 
-  /** Publishes a thumbnail (QoS 0), or drops and counts it when not connected or the socket is backed up. */
-  publishThumbnail(camera: string, jpeg: Buffer): void {
+  /**
+   * Publishes a thumbnail (QoS 0), or drops and counts it when not connected or the socket is
+   * backed up. `frame` goes along as MQTT 5 user properties (the JPEG's EXIF names the frame too,
+   * for MQTT 3.1.1 subscribers and for files saved from the topic).
+   */
+  publishThumbnail(camera: string, jpeg: Buffer, frame?: { frame_id: string; verdict: string }): void {
     const client = this.mqttClient;
     if (!client?.connected || this.stopping || (client.stream?.writableLength ?? 0) > THUMBNAIL_BACKLOG_BYTES) {
       this.counts.thumbnails_dropped++;
       return;
     }
-    client.publish(thumbnailTopic(this.opts.base_topic, this.opts.identity.device, camera), jpeg, { qos: 0 }, (err) => {
+    client.publish(thumbnailTopic(this.opts.base_topic, this.opts.identity.device, camera), jpeg, { qos: 0, ...(frame ? { properties: { userProperties: { ...frame } } } : {}) }, (err) => {
       if (err) this.counts.thumbnails_dropped++;
       else this.counts.thumbnails_published++;
     });

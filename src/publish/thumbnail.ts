@@ -1,14 +1,20 @@
 import sharp from "sharp";
 import type { RoiMap } from "../pipeline/roiMap.js";
 import type { Decision, PixelFormat, Region } from "../types.js";
+import { version } from "../version.js";
 
 /** Thumbnail settings (the `mqtt.thumbnail` config section). */
 export interface ThumbnailOptions {
   enabled: boolean;
   /** Output width, px; the height keeps the ROI's aspect. */
   width: number;
-  /** At most one thumbnail per camera per this many ms. */
+  /** At most one thumbnail of a passing frame per camera per this many ms. */
   interval_ms: number;
+  /**
+   * At most one thumbnail of a failing frame per camera per this many ms: failing frames have a
+   * clock of their own, so a pass thumbnail just sent never hides the next failed part.
+   */
+  fail_interval_ms: number;
   /** JPEG quality, 1..100. */
   quality: number;
 }
@@ -16,6 +22,8 @@ export interface ThumbnailOptions {
 /** What {@link renderThumbnail} draws. */
 export interface ThumbnailInput {
   image: { width: number; height: number; format: PixelFormat; data: Uint8Array };
+  /** Written into the JPEG's EXIF ImageDescription, so that a thumbnail names its result. */
+  frame_id?: string;
   /** Binary mask over the cells of `map` (see RoiMap), 1 = defect. */
   mask: Uint8Array;
   map: Pick<RoiMap, "width" | "height" | "step">;
@@ -25,7 +33,10 @@ export interface ThumbnailInput {
 /** Counters of a {@link ThumbnailRenderer}. */
 export interface ThumbnailStats {
   rendered: number;
-  /** Not rendered: within interval_ms of the camera's last one, or its previous one still rendering. */
+  /**
+   * Not rendered: within interval_ms (fail_interval_ms for a failing frame) of the camera's last
+   * one of that verdict, or that one still rendering.
+   */
   skipped: number;
   errors: number;
 }
@@ -36,8 +47,9 @@ const BOX: readonly [number, number, number] = [255, 214, 0];
 
 /**
  * JPEG of the image resized to `width`, with the mask drawn over it (translucent red fill,
- * solid red outline) and a yellow box around each region. The image is resized in libvips's
- * thread pool; JavaScript only touches the mask's cells and the small output.
+ * solid red outline) and a yellow box around each region; its EXIF says which frame it shows
+ * (ImageDescription: the result's frame_id) and what made it (Software). The image is resized in
+ * libvips's thread pool; JavaScript only touches the mask's cells and the small output.
  */
 export async function renderThumbnail(input: ThumbnailInput, width: number, quality: number): Promise<Buffer> {
   const { image, regions } = input;
@@ -71,7 +83,8 @@ export async function renderThumbnail(input: ThumbnailInput, width: number, qual
     for (let y = y0; y <= y1; y++) (paint(y * w + x0, BOX, 1), paint(y * w + x1, BOX, 1));
   }
   // 4:4:4 keeps one-pixel red outlines red; 4:2:0 would smear their colour into the grey around them.
-  return sharp(out, { raw: { width: w, height: h, channels: ch as 3 } }).jpeg({ quality, chromaSubsampling: "4:4:4" }).toBuffer();
+  const exif = { IFD0: { Software: `linewatch ${version}`, ...(input.frame_id ? { ImageDescription: input.frame_id } : {}) } };
+  return sharp(out, { raw: { width: w, height: h, channels: ch as 3 } }).withExif(exif).jpeg({ quality, chromaSubsampling: "4:4:4" }).toBuffer();
 }
 
 /**
@@ -115,11 +128,17 @@ function clamp(v: number, n: number): number {
   return Math.min(n - 1, Math.max(0, v));
 }
 
+function clockKey(camera: string, verdict: Decision["verdict"]): string {
+  return `${camera}\0${verdict}`;
+}
+
 /**
- * Renders thumbnails at most once per camera per `interval_ms`, one at a time per camera,
- * so that thumbnails never hold up results.
+ * Renders thumbnails at most once per camera per `interval_ms` for passing frames and per
+ * `fail_interval_ms` for failing ones, one at a time per camera and verdict, so that thumbnails
+ * never hold up results and a failed part is shown even right after a pass thumbnail.
  */
 export class ThumbnailRenderer {
+  /** Last render per camera and verdict (clockKey), ms of `now`. */
   private readonly last = new Map<string, number>();
   private readonly busy = new Set<string>();
   private readonly counts: ThumbnailStats = { rendered: 0, skipped: 0, errors: 0 };
@@ -133,25 +152,27 @@ export class ThumbnailRenderer {
     sharp.cache(false);
   }
 
-  /** Whether a thumbnail of this camera would be rendered now. */
-  due(camera: string): boolean {
-    if (!this.opts.enabled || this.busy.has(camera)) return false;
-    const last = this.last.get(camera);
-    return last === undefined || this.now() - last >= this.opts.interval_ms;
+  /** Whether a thumbnail of this camera's frame with this verdict would be rendered now. */
+  due(camera: string, verdict: Decision["verdict"]): boolean {
+    const key = clockKey(camera, verdict);
+    if (!this.opts.enabled || this.busy.has(key)) return false;
+    const last = this.last.get(key);
+    const interval = verdict === "fail" ? this.opts.fail_interval_ms : this.opts.interval_ms;
+    return last === undefined || this.now() - last >= interval;
   }
 
   /**
    * A JPEG of the decision's ROI with its mask, or null when disabled or not due (counted as skipped).
    * @throws when sharp fails (counted in errors).
    */
-  async render(decision: Pick<Decision, "camera" | "image" | "mask" | "map" | "regions">): Promise<Buffer | null> {
-    const cam = decision.camera;
-    if (!this.due(cam)) {
+  async render(decision: Pick<Decision, "camera" | "frame_id" | "verdict" | "image" | "mask" | "map" | "regions">): Promise<Buffer | null> {
+    if (!this.due(decision.camera, decision.verdict)) {
       if (this.opts.enabled) this.counts.skipped++;
       return null;
     }
-    this.last.set(cam, this.now());
-    this.busy.add(cam);
+    const key = clockKey(decision.camera, decision.verdict);
+    this.last.set(key, this.now());
+    this.busy.add(key);
     try {
       const jpeg = await renderThumbnail(decision, this.opts.width, this.opts.quality);
       this.counts.rendered++;
@@ -160,7 +181,7 @@ export class ThumbnailRenderer {
       this.counts.errors++;
       throw err;
     } finally {
-      this.busy.delete(cam);
+      this.busy.delete(key);
     }
   }
 

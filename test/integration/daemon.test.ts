@@ -23,6 +23,8 @@ interface Received {
   topic: string;
   payload: Buffer;
   retain: boolean;
+  /** MQTT 5 user properties. */
+  user?: Record<string, string | string[]>;
 }
 
 describe("the daemon end to end on real parts", { timeout: 180_000 }, () => {
@@ -36,8 +38,8 @@ describe("the daemon end to end on real parts", { timeout: 180_000 }, () => {
 
   before(async () => {
     broker = await startMosquitto();
-    sub = connect(broker.url, { clientId: "plc-gateway", clean: true });
-    sub.on("message", (topic, payload, packet) => got.push({ topic, payload, retain: packet.retain }));
+    sub = connect(broker.url, { clientId: "plc-gateway", clean: true, protocolVersion: 5 });
+    sub.on("message", (topic, payload, packet) => got.push({ topic, payload, retain: packet.retain, user: packet.properties?.userProperties }));
     await new Promise<void>((r) => sub.on("connect", () => sub.subscribe(`linewatch/${device}/#`, { qos: 1 }, () => r())));
     healthPort = await freePort();
     daemon = startDaemon({
@@ -92,6 +94,26 @@ describe("the daemon end to end on real parts", { timeout: 180_000 }, () => {
     const meta = await sharp(thumbs[0].payload).metadata();
     assert.equal(meta.format, "jpeg");
     assert.equal(meta.width, thumbWidth);
+  });
+
+  it("names each thumbnail's frame (EXIF and MQTT 5 user properties), so a gateway pairs it with its result", async () => {
+    const results = new Map(
+      got.filter((m) => m.topic.endsWith("/result")).map((m) => JSON.parse(m.payload.toString()) as { frame_id: string; verdict: string; camera: string }).map((r) => [r.frame_id, r]),
+    );
+    const thumbs = got.filter((m) => m.topic.endsWith("/thumbnail"));
+    assert.ok(thumbs.some((t) => t.user?.verdict === "fail"), "a failed part's thumbnail");
+    for (const t of thumbs) {
+      const exif = (await sharp(t.payload).metadata()).exif?.toString("latin1") ?? "";
+      const id = typeof t.user?.frame_id === "string" ? t.user.frame_id : "";
+      assert.ok(id && exif.includes(`${id}\0`), `${t.topic}: user properties ${JSON.stringify(t.user)}, EXIF names the same frame`);
+      const r = results.get(id);
+      // A result can still be in flight when the test stops listening; every other one is here.
+      if (r) {
+        assert.equal(t.user?.verdict, r.verdict, id);
+        assert.equal(t.topic, `linewatch/${device}/${r.camera}/thumbnail`);
+      }
+    }
+    assert.ok(thumbs.filter((t) => results.has(String(t.user?.frame_id))).length >= thumbs.length - 2, "thumbnails pair with results");
   });
 
   it("answers /healthz with 200 and /metrics with the counters", async () => {

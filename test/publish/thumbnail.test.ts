@@ -56,7 +56,7 @@ describe("thumbnails", () => {
 
   it("renders at most one thumbnail per camera per interval", async () => {
     let now = 0;
-    const r = new ThumbnailRenderer({ enabled: true, width: 32, interval_ms: 1000, quality: 70 }, () => now);
+    const r = new ThumbnailRenderer({ enabled: true, width: 32, interval_ms: 1000, fail_interval_ms: 1000, quality: 70 }, () => now);
     const d = makeDecision("cam_a", 0);
     assert.ok(await r.render(d));
     now = 500;
@@ -66,7 +66,40 @@ describe("thumbnails", () => {
     const [a, b] = await Promise.all([r.render(d), r.render(d)]);
     assert.ok(a && !b, "a second call while one renders is skipped");
     assert.deepEqual(r.stats(), { rendered: 3, skipped: 2, errors: 0 });
-    const off = new ThumbnailRenderer({ enabled: false, width: 32, interval_ms: 0, quality: 70 });
+    const off = new ThumbnailRenderer({ enabled: false, width: 32, interval_ms: 0, fail_interval_ms: 0, quality: 70 });
     assert.equal(await off.render(d), null);
+  });
+
+  it("keeps a clock of its own for failing frames, so a pass thumbnail never hides a failed part", async () => {
+    let now = 0;
+    const r = new ThumbnailRenderer({ enabled: true, width: 32, interval_ms: 1000, fail_interval_ms: 200, quality: 70 }, () => now);
+    const pass = makeDecision("cam_a", 0);
+    const fail = makeDecision("cam_a", 1, { fail: true });
+    assert.ok(await r.render(pass));
+    now = 10;
+    assert.equal(r.due("cam_a", "pass"), false);
+    assert.equal(r.due("cam_a", "fail"), true);
+    assert.ok(await r.render(fail), "a failed part right after a pass thumbnail");
+    now = 150;
+    assert.equal(await r.render(fail), null, "failing frames are limited by fail_interval_ms");
+    now = 210;
+    assert.ok(await r.render(fail));
+    assert.equal(await r.render(pass), null, "failing thumbnails do not reset the pass clock, nor free it");
+    now = 1000;
+    const [a, b] = await Promise.all([r.render(pass), r.render(fail)]);
+    assert.ok(a && b, "a pass and a fail render side by side");
+    assert.deepEqual(r.stats(), { rendered: 5, skipped: 2, errors: 0 });
+  });
+
+  it("names its frame in the JPEG's EXIF (ImageDescription) and says what made it (Software)", async () => {
+    const d = makeDecision("cam_a", 7, { fail: true });
+    const jpeg = await renderThumbnail({ ...d, frame_id: "cam_a-1795440000123-7" }, 64, 75);
+    const exif = (await sharp(jpeg).metadata()).exif?.toString("latin1") ?? "";
+    assert.ok(exif.startsWith("Exif\0\0"), "an EXIF block");
+    assert.ok(exif.includes("cam_a-1795440000123-7\0"), "the frame id, NUL-terminated as EXIF ASCII is");
+    assert.match(exif, /linewatch \d+\.\d+\.\d+\0/);
+    const { frame_id, ...unnamed } = d;
+    const bare = (await sharp(await renderThumbnail(unnamed, 64, 75)).metadata()).exif?.toString("latin1") ?? "";
+    assert.ok(!bare.includes(frame_id) && bare.includes("linewatch "), "no id given: none written");
   });
 });
