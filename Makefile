@@ -49,7 +49,7 @@ build: npm
 	npx tsc -p tsconfig.json
 
 run: setup
-	node --initial-old-space-size=48 dist/src/cli.js run --config config/default.yaml
+	node --initial-old-space-size=48 dist/src/cli.cjs run --config config/default.yaml
 
 typecheck: npm
 	npx tsc -p tsconfig.json --noEmit

@@ -30,7 +30,7 @@ const results = [];
 const t0 = Date.now();
 for (const [i, [k, seed]] of runs.entries()) {
   while (existsSync("/tmp/linewatch-quiet")) await sleep(10_000);
-  const args = ["dist/src/cli.js", "eval", "--model", o.model, "--dataset", o.dataset, "--shots", String(k), "--seed", String(seed), "--json"];
+  const args = ["dist/src/cli.cjs", "eval", "--model", o.model, "--dataset", o.dataset, "--shots", String(k), "--seed", String(seed), "--json"];
   const out = execFileSync("nice", ["-n", "19", "node", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   const j = JSON.parse(out.trim().split("\n").pop());
   results.push({ shots: k, seed, ...j });

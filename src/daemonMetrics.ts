@@ -5,6 +5,7 @@
 import type { CameraPipelineStats } from "./pipeline/pipeline.js";
 import type { CommandStats } from "./publish/commandChannel.js";
 import type { PublisherStats } from "./publish/mqttPublisher.js";
+import type { ArchiveStats } from "./publish/rejectArchive.js";
 import type { CollectedMetric, MetricsRegistry } from "./service/metrics.js";
 import { systemCollector } from "./service/systemMetrics.js";
 import { BUSY_WINDOW_MS } from "./service/busyMeter.js";
@@ -33,6 +34,8 @@ export interface MetricSources {
   inflight: () => number;
   publisher: () => PublisherStats | null;
   thumbnails: () => { rendered: number; skipped: number; errors: number };
+  /** null while the archive is off or could not open. */
+  archive?: () => ArchiveStats | null;
   commands: () => CommandStats;
   /** Share of the last seconds the inference workers ran the model (BusyMeter). */
   inferenceBusy: () => number;
@@ -140,8 +143,24 @@ export class DaemonMetrics {
       { name: "nodejs_eventloop_lag_max_seconds", help: `Largest event-loop delay since the last scrape (beyond the monitor's ${LOOP_RESOLUTION_MS} ms interval), seconds`, type: "gauge", samples: [{ value: Number.isFinite(lag.max) ? lag.max : 0 }] },
       { name: "linewatch_thumbnails_total", help: "Thumbnails rendered", type: "counter", samples: [{ value: thumbs.rendered }] },
       { name: "linewatch_thumbnails_dropped_total", help: "Thumbnails not sent (socket backed up or broker away)", type: "counter", samples: [{ value: pub?.thumbnails_dropped ?? 0 }] },
+      ...archiveMetrics(this.sources.archive?.() ?? null),
     ];
   }
+}
+
+/** The archive of failed parts; none while it is off or could not open (linewatch_archive_up 0). */
+function archiveMetrics(a: ArchiveStats | null): CollectedMetric[] {
+  const up: CollectedMetric = { name: "linewatch_archive_up", help: "1 while failed parts are archived under state_dir/archive", type: "gauge", samples: [{ value: a ? 1 : 0 }] };
+  if (!a) return [up];
+  return [
+    up,
+    { name: "linewatch_archive_saved_total", help: "Failing frames archived (ROI JPEG, mask PNG, result JSON)", type: "counter", samples: [{ value: a.saved }] },
+    { name: "linewatch_archive_skipped_total", help: "Failing frames not archived: within archive.interval_ms of the camera's last one", type: "counter", samples: [{ value: a.skipped }] },
+    { name: "linewatch_archive_errors_total", help: "Archive entries that could not be written (disk full, read-only); results are unaffected", type: "counter", samples: [{ value: a.errors }] },
+    { name: "linewatch_archive_pruned_total", help: "Oldest archive entries removed to stay under archive.max_mb", type: "counter", samples: [{ value: a.pruned }] },
+    { name: "linewatch_archive_bytes", help: "Bytes the archive holds on disk", type: "gauge", samples: [{ value: a.bytes }] },
+    { name: "linewatch_archive_entries", help: "Failed parts in the archive", type: "gauge", samples: [{ value: a.entries }] },
+  ];
 }
 
 /** Open file descriptors of this process (Linux /proc), or 0 where /proc is missing. */

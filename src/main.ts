@@ -16,6 +16,7 @@ import { Enrollment } from "./enrollment.js";
 import { stallable } from "./debugStall.js";
 import { MqttPublisher } from "./publish/mqttPublisher.js";
 import { ThumbnailRenderer } from "./publish/thumbnail.js";
+import { RejectArchive } from "./publish/rejectArchive.js";
 import type { CameraStatus } from "./publish/topics.js";
 import { DaemonMetrics } from "./daemonMetrics.js";
 import { BusyMeter } from "./service/busyMeter.js";
@@ -42,6 +43,9 @@ export class Daemon {
   private readonly notify: SdNotify;
   private readonly references: ReferenceStore;
   private thumbs: ThumbnailRenderer;
+  private archive: RejectArchive | null = null;
+  /** Thumbnails and archive entries still reading a frame or writing, awaited on stop. */
+  private readonly sideWork = new Set<Promise<unknown>>();
   private broker: EmbeddedBroker | null = null;
   private publisher: MqttPublisher | null = null;
   private engine: InferenceEngine | null = null;
@@ -101,6 +105,7 @@ export class Daemon {
       spool: DiskSpool.open(join(cfg.state_dir, "spool"), { max_bytes: cfg.mqtt.spool.max_mb * 1024 * 1024, max_age_ms: cfg.mqtt.spool.max_age_h * 3_600_000 }, log),
     });
     await this.publisher.start();
+    await this.openArchive(model, mainLog);
     const engine = stallable(this.engine, this.env, mainLog);
     this.pipeline = new InspectionPipeline({
       cameras: cfg.cameras,
@@ -137,6 +142,7 @@ export class Daemon {
       inflight: () => pipeline.inflight,
       publisher: () => this.publisher?.stats() ?? null,
       thumbnails: () => this.thumbs.stats(),
+      archive: () => this.archive?.stats() ?? null,
       commands: () => this.commands?.stats() ?? { accepted: 0, rejected: 0, answers_best_effort: 0 },
       inferenceBusy: () => this.busy?.ratio() ?? 0,
     });
@@ -177,19 +183,42 @@ export class Daemon {
     this.log.debug({ camera: d.camera, seq: d.seq, frame_id: d.frame_id, verdict: d.verdict }, "decided");
     this.enrollment?.offer(d);
     this.metrics?.observeDecision(d, performance.now() - d.captured_mono);
-    // Thumbnails are rendered off the result path, at most one per camera and verdict per
+    // Thumbnails and the archive work off the result path, each at most once per camera per
     // interval. The frame's buffer goes back to capture once nothing reads the image (enrolment
     // copied it).
+    const uses: Promise<unknown>[] = [];
     if (this.thumbs.due(d.camera, d.verdict)) {
-      this.thumbs
-        .render(d)
-        .then(
+      uses.push(
+        this.thumbs.render(d).then(
           (jpeg) => jpeg && this.publisher?.publishThumbnail(d.camera, jpeg, { frame_id: d.frame_id, verdict: d.verdict }),
           (err: Error) => this.log.warn({ camera: d.camera, err: err.message }, "thumbnail failed"),
-        )
-        .finally(() => d.release?.());
-    } else {
+        ),
+      );
+    }
+    if (d.verdict === "fail" && this.archive) uses.push(this.archive.save(d));
+    if (uses.length === 0) {
       d.release?.();
+      return;
+    }
+    const done = Promise.allSettled(uses).then(() => d.release?.());
+    this.sideWork.add(done);
+    void done.finally(() => this.sideWork.delete(done));
+  }
+
+  /**
+   * The archive of failed parts under state_dir/archive. One that cannot be opened (a folder it
+   * cannot create or read) is logged and left out: inspection and results go on without it.
+   */
+  private async openArchive(model: { name: string; version: string }, log: Logger): Promise<void> {
+    const { cfg } = this;
+    if (!cfg.archive.enabled) return;
+    const dir = join(cfg.state_dir, "archive");
+    try {
+      this.archive = await RejectArchive.open(dir, cfg.archive, { device: cfg.device_id, version, model, started_at: this.startedAt }, this.log);
+      const st = this.archive.stats();
+      log.info({ dir, entries: st.entries, mb: Math.round(st.bytes / 1048576), max_mb: cfg.archive.max_mb }, "archive of failed parts");
+    } catch (err) {
+      log.error({ dir, err: (err as Error).message }, "archive of failed parts unavailable; inspecting without it");
     }
   }
 
@@ -284,6 +313,7 @@ export class Daemon {
     await step("cameras", () => Promise.all(this.cameras.map((c) => c.stop())), 0.3);
     this.stop$.next();
     await step("drain pipeline", () => this.drained, 0.4);
+    await step("thumbnails and archive", () => Promise.allSettled([...this.sideWork]), 0.3);
     this.decisions?.unsubscribe();
     this.enrollment?.stop();
     this.commands?.stop();

@@ -15,7 +15,7 @@ USER_NAME=${USER_NAME:-linewatch}
 say() { printf 'install: %s\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "install: run as root (sudo)" >&2; exit 1; }
-[ -f "$SRC/dist/src/cli.js" ] || { echo "install: $SRC/dist is missing: run 'make setup' first" >&2; exit 1; }
+[ -f "$SRC/dist/src/cli.cjs" ] || { echo "install: $SRC/dist is missing: run 'make setup' first" >&2; exit 1; }
 
 if ! id "$USER_NAME" >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$USER_NAME"

@@ -6,7 +6,7 @@ surface resized to --size (synth.py works on square views); half the test images
 synthetic defect and its mask.
 
   /usr/bin/python3 training/synth_set.py --out training/runs/synthset --seed 1000
-  node dist/src/cli.js eval --model models/generic-surface --dataset training/runs/synthset --json
+  node dist/src/cli.cjs eval --model models/generic-surface --dataset training/runs/synthset --json
 """
 import argparse
 import os

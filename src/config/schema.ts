@@ -2,7 +2,7 @@ import { z } from "zod";
 import { cameraSchema } from "./camera.js";
 import { modelSchema } from "./model.js";
 import { mqttSchema } from "./mqtt.js";
-import { healthSchema, pipelineSchema } from "./service.js";
+import { archiveSchema, healthSchema, pipelineSchema } from "./service.js";
 
 /** The whole linewatch configuration file. */
 export const configSchema = z
@@ -16,7 +16,7 @@ export const configSchema = z
       .regex(/^[^#+\s]+$/, "no '#', '+' or spaces")
       .default("linewatch")
       .describe("First level of every MQTT topic"),
-    state_dir: z.string().default("/var/lib/linewatch").describe("Folder for enrolments and the result spool"),
+    state_dir: z.string().default("/var/lib/linewatch").describe("Folder for enrolments, the result spool and the archive of failed parts"),
     log_level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info").describe("Log level"),
     cameras: z
       .array(cameraSchema)
@@ -26,6 +26,7 @@ export const configSchema = z
     pipeline: pipelineSchema.default({}),
     mqtt: mqttSchema.default({}),
     health: healthSchema.default({}),
+    archive: archiveSchema.default({}),
   })
   .strict();
 
@@ -33,4 +34,4 @@ export type Config = z.infer<typeof configSchema>;
 export type { CameraConfig, Roi, Tiling } from "./camera.js";
 export type { ModelConfig, ProviderConfig } from "./model.js";
 export type { MqttConfig } from "./mqtt.js";
-export type { HealthConfig, PipelineConfig } from "./service.js";
+export type { ArchiveConfig, HealthConfig, PipelineConfig } from "./service.js";

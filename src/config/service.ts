@@ -18,5 +18,16 @@ export const pipelineSchema = z
   })
   .strict();
 
+/** The archive of failed parts under `state_dir/archive` (src/publish/rejectArchive.ts). */
+export const archiveSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe("Keep failing frames on disk: the ROI (JPEG), the predicted mask (PNG) and the result (JSON)"),
+    max_mb: z.number().min(1).default(256).describe("Size of the archive, MiB; past it the oldest entries are removed first"),
+    interval_ms: z.number().int().min(0).default(1000).describe("At most one failing frame archived per camera per this many ms (0: every one)"),
+    quality: z.number().int().min(1).max(100).default(90).describe("JPEG quality of the archived ROI"),
+  })
+  .strict();
+
+export type ArchiveConfig = z.infer<typeof archiveSchema>;
 export type HealthConfig = z.infer<typeof healthSchema>;
 export type PipelineConfig = z.infer<typeof pipelineSchema>;

@@ -74,17 +74,17 @@ describe("config", () => {
 
   it("check-config reports a secret file that cannot be read, with its path, exit 2", () => {
     const file = write("secret.yaml", "device_id: a\ncameras: [{id: c, kind: test}]\nmqtt: {url: 'mqtt://127.0.0.1:1', password_file: /nonexistent/linewatch-pw}\n");
-    const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", "check-config", "--config", file], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli.cts", "check-config", "--config", file], { encoding: "utf8" });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /mqtt\.password_file: cannot read the MQTT password file \/nonexistent\/linewatch-pw: ENOENT/);
   });
 
   it("check-config exits 2 and prints the problems; 0 for the shipped default", () => {
-    const bad = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", "check-config", "--config", write("b.yaml", "cameras: []\n")], { encoding: "utf8" });
+    const bad = spawnSync(process.execPath, ["--import", "tsx", "src/cli.cts", "check-config", "--config", write("b.yaml", "cameras: []\n")], { encoding: "utf8" });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /device_id: Required/);
     assert.match(bad.stderr, /cameras: Array must contain at least 1/);
-    const good = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", "check-config", "--config", "config/default.yaml"], { encoding: "utf8" });
+    const good = spawnSync(process.execPath, ["--import", "tsx", "src/cli.cts", "check-config", "--config", "config/default.yaml"], { encoding: "utf8" });
     assert.equal(good.status, 0, good.stderr);
   });
 });

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { stringify } from "yaml";
 
 /** The built daemon's entry point; integration tests run what a user runs. */
-export const cliPath = resolve("dist/src/cli.js");
+export const cliPath = resolve("dist/src/cli.cjs");
 
 /** A daemon process started by a test, with its JSON log lines collected. */
 export interface RunningDaemon {

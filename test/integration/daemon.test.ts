@@ -51,7 +51,10 @@ describe("the daemon end to end on real parts", { timeout: 180_000 }, () => {
       mqtt: { url: broker.url, keepalive_s: 5, thumbnail: { width: thumbWidth, interval_ms: 0 } },
       health: { port: healthPort },
       model: { providers: [{ kind: "cpu" }], threads: 1 },
-    });
+      archive: { interval_ms: 0 },
+    // Started as a user starts it from a shell: the CLI sizes the libuv pool itself (make and the
+    // systemd unit set UV_THREADPOOL_SIZE; a plain `linewatch run` does not).
+    }, { UV_THREADPOOL_SIZE: undefined });
     // Every demo image once, plus a few synthetic frames.
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
@@ -114,6 +117,42 @@ describe("the daemon end to end on real parts", { timeout: 180_000 }, () => {
       }
     }
     assert.ok(thumbs.filter((t) => results.has(String(t.user?.frame_id))).length >= thumbs.length - 2, "thumbnails pair with results");
+  });
+
+  it("archives every failed part: the ROI, the predicted mask and the result as published", async () => {
+    const fails = got
+      .filter((m) => m.topic === `linewatch/${device}/parts/result`)
+      .map((m) => JSON.parse(m.payload.toString()) as { frame_id: string; verdict: string; captured_at: string; roi: { width: number; height: number }; regions: unknown[] })
+      .filter((r) => r.verdict === "fail");
+    assert.ok(fails.length > 0);
+    // The newest may still be being written when the test looks.
+    for (const r of fails.slice(0, -1)) {
+      const base = resolve(daemon.dir, "state", "archive", "parts", r.captured_at.slice(0, 10), r.frame_id);
+      assert.deepEqual(JSON.parse(readFileSync(`${base}.json`, "utf8")), r, `${r.frame_id}: the archived result is the published one`);
+      const jpg = await sharp(`${base}.jpg`).metadata();
+      const png = await sharp(`${base}.mask.png`).metadata();
+      assert.deepEqual([jpg.format, jpg.width, jpg.height], ["jpeg", r.roi.width, r.roi.height]);
+      assert.deepEqual([png.format, png.width, png.height, png.channels], ["png", r.roi.width, r.roi.height, 1]);
+      const { data } = await sharp(`${base}.mask.png`).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+      assert.ok(data.some((v) => v === 255), `${r.frame_id}: a failed part with ${r.regions.length} region(s) has a defect in its mask`);
+    }
+    const passes = got.filter((m) => m.topic.endsWith("/parts/result")).map((m) => JSON.parse(m.payload.toString()) as { frame_id: string; verdict: string; captured_at: string });
+    const day = resolve(daemon.dir, "state", "archive", "parts");
+    const archived = new Set(readdirSync(day).flatMap((d) => readdirSync(resolve(day, d))).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)));
+    assert.ok(passes.filter((r) => r.verdict === "pass").every((r) => !archived.has(r.frame_id)), "passing frames are not archived");
+    const m = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+    assert.match(m, /^linewatch_archive_up 1$/m);
+    assert.ok(Number(/^linewatch_archive_saved_total (\d+)$/m.exec(m)?.[1]) >= fails.length - 1);
+  });
+
+  it("sizes its libuv pool itself (32 threads), before anything starts the pool", () => {
+    // Each camera's waiting pull and bus poll hold a pool thread; with libuv's default of 4, two
+    // cameras left file writes and thumbnails queued for 100-500 ms (measured before the fix:
+    // archive writes of 450-600 ms). libuv starts all its threads at once; Node names them "node",
+    // as it does its main thread and V8's helpers, so a pool of 4 shows about 13 such threads.
+    const comm = readdirSync(`/proc/${daemon.proc.pid}/task`).map((t) => readFileSync(`/proc/${daemon.proc.pid}/task/${t}/comm`, "utf8").trim());
+    const named = comm.filter((c) => c === "node").length;
+    assert.ok(named >= 32, `${named} threads named node: ${JSON.stringify(comm)}`);
   });
 
   it("answers /healthz with 200 and /metrics with the counters", async () => {

@@ -28,7 +28,7 @@ describe("systemd/install.sh and linewatch.service", { timeout: 120_000 }, () =>
   before(() => {
     for (const d of ["systemd", "dist/src", "config"]) mkdirSync(join(checkout, d), { recursive: true });
     for (const f of ["systemd/install.sh", "systemd/linewatch.service", "config/linewatch.example.yaml", "README.md"]) copyFileSync(resolve(f), join(checkout, f));
-    writeFileSync(join(checkout, "dist/src/cli.js"), "#!/usr/bin/env node\n");
+    writeFileSync(join(checkout, "dist/src/cli.cjs"), "#!/usr/bin/env node\n");
     mkdirSync(env.UNIT_DIR);
     const install = () => spawnSync("bash", [join(checkout, "systemd/install.sh")], { env, encoding: "utf8" });
     runs.push(install());
@@ -51,7 +51,7 @@ describe("systemd/install.sh and linewatch.service", { timeout: 120_000 }, () =>
     assert.ok(readFileSync(join(env.ETC, "linewatch.yaml"), "utf8").endsWith("# edited by the operator\n"));
     assert.equal(statSync(join(env.ETC, "mqtt-password")).mode & 0o777, 0o600);
     const text = readFileSync(unit, "utf8");
-    assert.ok(text.includes(`${env.PREFIX}/dist/src/cli.js`) && text.includes(`LoadCredential=mqtt-password:${env.ETC}/mqtt-password`));
+    assert.ok(text.includes(`${env.PREFIX}/dist/src/cli.cjs`) && text.includes(`LoadCredential=mqtt-password:${env.ETC}/mqtt-password`));
     assert.doesNotMatch(text, /(=|\s|file:\/\/)\/(opt|etc)\/linewatch\//, "a path was not rewritten");
   });
 

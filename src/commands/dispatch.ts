@@ -1,9 +1,7 @@
-#!/usr/bin/env node
 /**
- * The `linewatch` command. Each waiting appsink pull holds a libuv thread, so the pool is raised
- * before anything can start it; the commands themselves are loaded only after that.
+ * The `linewatch` command's dispatch, loaded by its entry point src/cli.cts once the libuv pool
+ * is sized; each command's module is loaded only when it is asked for.
  */
-process.env.UV_THREADPOOL_SIZE ??= "32";
 
 const usage = `usage: linewatch <command> [options]
 
@@ -21,16 +19,16 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case "run":
-      return (await import("./commands/run.js")).runCommand(rest);
+      return (await import("./run.js")).runCommand(rest);
     case "check-config":
-      return (await import("./commands/checkConfig.js")).checkConfigCommand(rest);
+      return (await import("./checkConfig.js")).checkConfigCommand(rest);
     case "eval":
-      return (await import("./commands/evalCommand.js")).evalCommand(rest);
+      return (await import("./evalCommand.js")).evalCommand(rest);
     case "enroll":
-      return (await import("./commands/enroll.js")).enrollCommand(rest);
+      return (await import("./enroll.js")).enrollCommand(rest);
     case "version":
     case "--version":
-      process.stdout.write(`${(await import("./version.js")).version}\n`);
+      process.stdout.write(`${(await import("../version.js")).version}\n`);
       return 0;
     case undefined:
     case "help":
@@ -53,7 +51,10 @@ function leave(code: number): void {
   setTimeout(() => process.exit(code), 300).unref();
 }
 
-main(process.argv.slice(2)).then(leave, (err: Error) => {
-  process.stderr.write(`linewatch: ${err.message}\n`);
-  leave(1);
-});
+/** Runs the command `argv` names (process.argv without node and the script) and exits with its code. */
+export function linewatch(argv: string[]): void {
+  main(argv).then(leave, (err: Error) => {
+    process.stderr.write(`linewatch: ${err.message}\n`);
+    leave(1);
+  });
+}
