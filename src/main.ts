@@ -148,7 +148,7 @@ export class Daemon {
     });
     this.supervisor = setInterval(() => this.tick(), 1000);
     this.supervisor.unref();
-    this.health = new HealthServer({ ...cfg.health, report: () => this.healthReport(), metrics: this.registry, log });
+    this.health = new HealthServer({ ...cfg.health, report: () => this.healthReport(), metrics: this.registry, archive: () => this.archive, log });
     await this.health.start();
     // Cameras start side by side: one that never delivers (start timeout) must not hold up the others.
     // READY waits for each camera's first frame or failure, at most CAMERA_START_WAIT_MS: a slow one starts on in the background.

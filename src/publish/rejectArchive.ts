@@ -1,4 +1,4 @@
-import { mkdir, readdir, rmdir, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
 import type { Logger } from "../service/logger.js";
@@ -33,12 +33,32 @@ export interface ArchiveStats {
 interface Entry {
   /** Path without suffix. */
   base: string;
+  /** `<camera>/<YYYY-MM-DD>/<frame_id>`, the entry's name in URLs. */
+  name: string;
   captured_at: number;
   bytes: number;
 }
 
+/** An archived failed part as /archive lists it. */
+export interface ArchiveListing {
+  frame_id: string;
+  camera: string;
+  captured_at: string;
+  /** URL paths (/archive/...) of the ROI JPEG, the mask PNG and the result JSON. */
+  image: string;
+  mask: string;
+  result: string;
+}
+
+/** An archived file, read for /archive/<camera>/<day>/<file>. */
+export interface ArchiveFile {
+  type: string;
+  data: Buffer;
+}
+
 /** The files of an entry; the JSON is written last, so an entry without it is torn (a crash) and removed. */
 const SUFFIXES = [".jpg", ".mask.png", ".json"] as const;
+const TYPES: Record<(typeof SUFFIXES)[number], string> = { ".jpg": "image/jpeg", ".mask.png": "image/png", ".json": "application/json" };
 /** frame_id = `<camera>-<captured_at ms>-<seq>` (decide.ts). */
 const FRAME_ID = /^(.+)-(\d+)-(\d+)$/;
 /** Write failures are logged at most this often, ms. */
@@ -55,6 +75,8 @@ const ERROR_LOG_MS = 60_000;
 export class RejectArchive {
   /** Entries on disk, oldest capture first. */
   private entries: Entry[] = [];
+  /** The same, by name: what /archive may serve. */
+  private readonly byName = new Map<string, Entry>();
   private bytes = 0;
   private readonly last = new Map<string, number>();
   private readonly busy = new Set<string>();
@@ -103,7 +125,8 @@ export class RejectArchive {
     }
     this.last.set(d.camera, this.now());
     this.busy.add(d.camera);
-    const folder = join(this.dir, d.camera, new Date(d.captured_at).toISOString().slice(0, 10));
+    const day = new Date(d.captured_at).toISOString().slice(0, 10);
+    const folder = join(this.dir, d.camera, day);
     const base = join(folder, d.frame_id);
     const t0 = performance.now();
     try {
@@ -129,7 +152,7 @@ export class RejectArchive {
       await writeFile(base + SUFFIXES[1], png);
       await writeFile(base + SUFFIXES[2], json);
       const bytes = jpeg.length + png.length + json.length;
-      this.insert({ base, captured_at: d.captured_at, bytes });
+      this.insert({ base, name: `${d.camera}/${day}/${d.frame_id}`, captured_at: d.captured_at, bytes });
       this.counts.saved++;
       this.log.debug({ camera: d.camera, frame_id: d.frame_id, bytes, ms: Math.round(performance.now() - t0) }, "archived");
       if (this.bytes > this.limit()) this.pruning = this.pruning.then(() => this.prune());
@@ -154,6 +177,33 @@ export class RejectArchive {
     return { ...this.counts, bytes: this.bytes, entries: this.entries.length };
   }
 
+  /** The newest `limit` entries, newest first. */
+  list(limit: number): ArchiveListing[] {
+    return this.entries
+      .slice(-Math.max(0, limit))
+      .reverse()
+      .map((e) => {
+        const [camera, , frame_id] = e.name.split("/");
+        const url = encodeURI(e.name);
+        return { frame_id, camera, captured_at: new Date(e.captured_at).toISOString(), image: `/archive/${url}.jpg`, mask: `/archive/${url}.mask.png`, result: `/archive/${url}.json` };
+      });
+  }
+
+  /**
+   * One file of an entry the archive holds, by its path under /archive/ (`<camera>/<day>/<frame_id>.jpg`,
+   * `.mask.png` or `.json`); null for anything else, so no other path can be read through it.
+   */
+  async file(path: string): Promise<ArchiveFile | null> {
+    const suffix = SUFFIXES.find((s) => path.endsWith(s));
+    const entry = suffix && this.byName.get(path.slice(0, -suffix.length));
+    if (!suffix || !entry) return null;
+    try {
+      return { type: TYPES[suffix], data: await readFile(entry.base + suffix) };
+    } catch {
+      return null; // pruned meanwhile, or removed by hand
+    }
+  }
+
   private limit(): number {
     return this.opts.max_mb * 1024 * 1024;
   }
@@ -163,6 +213,7 @@ export class RejectArchive {
     let i = this.entries.length;
     while (i > 0 && this.entries[i - 1].captured_at > e.captured_at) i--;
     this.entries.splice(i, 0, e);
+    this.byName.set(e.name, e);
     this.bytes += e.bytes;
   }
 
@@ -170,6 +221,7 @@ export class RejectArchive {
   private async prune(): Promise<void> {
     while (this.bytes > this.limit() && this.entries.length > 0) {
       const e = this.entries.shift()!;
+      this.byName.delete(e.name);
       this.bytes -= e.bytes;
       this.counts.pruned++;
       await removeEntry(e.base);
@@ -198,12 +250,13 @@ export class RejectArchive {
           // The capture time is in the frame id; an entry named otherwise is dated by its JSON's mtime.
           const m = FRAME_ID.exec(name);
           const captured_at = m ? Number(m[2]) : (await stat(base + ".json")).mtimeMs;
-          found.push({ base, captured_at, bytes });
+          found.push({ base, name: `${camera}/${date}/${name}`, captured_at, bytes });
         }
       }
     }
     found.sort((a, b) => a.captured_at - b.captured_at);
     this.entries = found;
+    for (const e of found) this.byName.set(e.name, e);
     this.bytes = found.reduce((n, e) => n + e.bytes, 0);
   }
 }

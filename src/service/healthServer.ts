@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "./logger.js";
 import { METRICS_CONTENT_TYPE, type MetricsRegistry } from "./metrics.js";
+import type { RejectArchive } from "../publish/rejectArchive.js";
 
 /**
  * The daemon's health as main.ts sees it: healthy only while running with the model loaded and
@@ -25,12 +26,19 @@ export interface HealthServerOptions {
   report: () => HealthReport;
   /** Rendered on every GET /metrics: a {@link MetricsRegistry}. */
   metrics: Pick<MetricsRegistry, "render">;
+  /** The archive of failed parts, served under /archive (absent: 404 there). */
+  archive?: () => Pick<RejectArchive, "list" | "file"> | null;
   log: Logger;
 }
 
+/** Entries /archive lists by default, and at most. */
+const ARCHIVE_LIST = { default: 50, max: 1000 };
+
 /**
  * HTTP on `bind:port`: GET /healthz answers 200 {status:"ok",...} or 503 {status:"unhealthy",
- * reasons:[...],...}; GET /metrics answers the Prometheus text; anything else 404.
+ * reasons:[...],...}; GET /metrics answers the Prometheus text; GET /archive lists the newest
+ * archived failed parts (`?limit=N`) and /archive/<camera>/<day>/<file> serves their files;
+ * anything else 404.
  */
 export class HealthServer {
   private server: Server | undefined;
@@ -98,7 +106,29 @@ export class HealthServer {
         return send(res, 500, "text/plain", "metrics rendering failed\n", head);
       }
     }
-    send(res, 404, "text/plain", "not found: try /healthz or /metrics\n", head);
+    if (path === "/archive" || path.startsWith("/archive/")) return this.archive(req, res, path, head);
+    send(res, 404, "text/plain", "not found: try /healthz, /metrics or /archive\n", head);
+  }
+
+  private async archive(req: IncomingMessage, res: ServerResponse, path: string, head: boolean): Promise<void> {
+    const archive = this.opts.archive?.();
+    if (!archive) return send(res, 404, "text/plain", "no archive: archive.enabled is false, or its folder could not be opened (see the log)\n", head);
+    if (path === "/archive" || path === "/archive/") {
+      const asked = new URL(req.url ?? "/", "http://x").searchParams.get("limit");
+      const limit = asked === null ? ARCHIVE_LIST.default : Number(asked);
+      if (!Number.isInteger(limit) || limit < 1 || limit > ARCHIVE_LIST.max) return send(res, 400, "text/plain", `limit must be an integer from 1 to ${ARCHIVE_LIST.max}\n`, head);
+      return send(res, 200, "application/json", JSON.stringify({ entries: archive.list(limit) }) + "\n", head);
+    }
+    let name: string;
+    try {
+      name = decodeURIComponent(path.slice("/archive/".length));
+    } catch {
+      return send(res, 400, "text/plain", "malformed path\n", head);
+    }
+    const file = await archive.file(name);
+    if (!file) return send(res, 404, "text/plain", "no such archived file\n", head);
+    res.writeHead(200, { "content-type": file.type, "content-length": file.data.length, "cache-control": "no-store" });
+    res.end(head ? undefined : file.data);
   }
 }
 

@@ -142,6 +142,11 @@ describe("the daemon end to end on real parts", { timeout: 180_000 }, () => {
     assert.ok(passes.filter((r) => r.verdict === "pass").every((r) => !archived.has(r.frame_id)), "passing frames are not archived");
     const m = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
     assert.match(m, /^linewatch_archive_up 1$/m);
+    // The same entries on the health port, newest first, their files served.
+    const listed = ((await (await fetch(`http://127.0.0.1:${healthPort}/archive?limit=1000`)).json()) as { entries: Array<{ frame_id: string; image: string }> }).entries;
+    assert.ok(fails.slice(0, -1).every((r) => listed.some((e) => e.frame_id === r.frame_id)), "every archived fail is listed");
+    const img = await fetch(`http://127.0.0.1:${healthPort}${listed[listed.length - 1].image}`);
+    assert.equal((await sharp(Buffer.from(await img.arrayBuffer())).metadata()).format, "jpeg");
     assert.ok(Number(/^linewatch_archive_saved_total (\d+)$/m.exec(m)?.[1]) >= fails.length - 1);
   });
 

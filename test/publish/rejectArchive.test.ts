@@ -6,7 +6,22 @@ import { after, describe, it } from "node:test";
 import sharp from "sharp";
 import { maskToPixels, pixelMap } from "../../src/pipeline/roiMap.js";
 import { RejectArchive, type ArchiveOptions } from "../../src/publish/rejectArchive.js";
+import { request } from "node:http";
+import { HealthServer } from "../../src/service/healthServer.js";
+import { MetricsRegistry } from "../../src/service/metrics.js";
 import { captureLogger, makeDecision, schemaValidator } from "./fixtures.js";
+
+/** A GET with the path sent as written (fetch would resolve dot segments first). */
+function rawGet(port: number, path: string): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, method: "GET" }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 const identity = { device: "line1", version: "0.1.0", model: { name: "m", version: "1" }, started_at: 0 };
 const options: ArchiveOptions = { enabled: true, max_mb: 64, interval_ms: 1000, quality: 90 };
@@ -125,6 +140,39 @@ describe("the archive of failed parts", () => {
     const smaller = await RejectArchive.open(dir, { ...options, max_mb: (bytes / 2) / (1024 * 1024) }, identity, log);
     assert.equal(smaller.stats().entries, 2);
     assert.ok(!existsSync(join(day, `cam_a-${t}-0.json`)) && existsSync(join(day, `cam_a-${t + 3}-3.json`)), "the oldest went");
+  });
+
+  it("is listed (newest first) and served on the health server's /archive, and nothing else is", async () => {
+    const dir = join(root, "http");
+    const archive = await RejectArchive.open(dir, { ...options, interval_ms: 0 }, identity, log);
+    const t = Date.parse("2026-11-24T10:00:00.000Z");
+    for (let k = 0; k < 3; k++) await archive.save(failing("cam_a", k, t + k * 1000));
+    writeFileSync(join(root, "secret.json"), "{}");
+    let on: RejectArchive | null = archive;
+    const server = new HealthServer({ bind: "127.0.0.1", port: 0, report: () => ({ ok: true, reasons: [] }), metrics: new MetricsRegistry(), archive: () => on, log });
+    await server.start();
+    const base = `http://127.0.0.1:${server.port}`;
+    try {
+      const listing = (await (await fetch(`${base}/archive?limit=2`)).json()) as { entries: Array<{ frame_id: string; image: string; mask: string; result: string; captured_at: string }> };
+      assert.deepEqual(listing.entries.map((e) => e.frame_id), [`cam_a-${t + 2000}-2`, `cam_a-${t + 1000}-1`]);
+      assert.equal(listing.entries[0].captured_at, "2026-11-24T10:00:02.000Z");
+      const e = listing.entries[0];
+      const img = await fetch(base + e.image);
+      assert.equal(img.headers.get("content-type"), "image/jpeg");
+      assert.deepEqual(Buffer.from(await img.arrayBuffer()), readFileSync(join(dir, "cam_a", "2026-11-24", `${e.frame_id}.jpg`)));
+      assert.equal((await fetch(base + e.mask)).headers.get("content-type"), "image/png");
+      assert.equal(((await (await fetch(base + e.result)).json()) as { frame_id: string }).frame_id, e.frame_id);
+      assert.equal(((await (await fetch(`${base}/archive`)).json()) as { entries: unknown[] }).entries.length, 3);
+      for (const bad of ["0", "-1", "x", "1001"]) assert.equal((await fetch(`${base}/archive?limit=${bad}`)).status, 400, bad);
+      // Only the archive's own entries: no other file, however the path is spelt.
+      for (const path of ["/archive/cam_a/2026-11-24/nothing.jpg", "/archive/%2e%2e/secret.json", "/archive/..%2f..%2fsecret.json", "/archive/%E0%A4%A", `/archive/cam_a/2026-11-24/${e.frame_id}.txt`]) {
+        assert.ok([400, 404].includes((await rawGet(server.port, path)).status), path);
+      }
+      on = null;
+      assert.equal((await fetch(`${base}/archive`)).status, 404);
+    } finally {
+      await server.stop();
+    }
   });
 
   it("counts a write that fails and never throws it into the pipeline", async () => {
