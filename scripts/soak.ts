@@ -1,5 +1,5 @@
 /**
- * Soak benchmark (not in CI): `npm run soak -- --minutes N [--interval S] [--width W --height H] [--workers N] [--cpu-prof DIR]`.
+ * Soak benchmark (not in CI): `npm run soak -- --minutes N [--interval S] [--width W --height H] [--workers N] [--archive-mb MB (0: off)] [--cpu-prof DIR]`.
  * Runs the built daemon with two test cameras at full rate against a real mosquitto, and prints
  * its RSS, V8 heap, external (ArrayBuffer) memory, open file descriptors and event-loop lag over
  * time, with progress and ETA. Passes (exit 0) when the RSS at the end is within 10 % of the RSS
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     width: { type: "string", default: "640" },
     height: { type: "string", default: "480" },
     workers: { type: "string", default: "0" },
+    "archive-mb": { type: "string", default: "16" },
     "cpu-prof": { type: "string" },
   },
 });
@@ -77,6 +78,8 @@ async function main(): Promise<number> {
     cameras: [cam("cam_a", "ball"), cam("cam_b", "smpte")],
     mqtt: { url: broker.url, thumbnail: { interval_ms: 1000 } },
     health: { port: healthPort },
+    // Small by default, so that the soak also runs the archive's pruning for most of its minutes; 0: off.
+    archive: Number(values["archive-mb"]) > 0 ? { max_mb: Number(values["archive-mb"]) } : { enabled: false },
     model: { providers: [{ kind: "cpu" }], workers: Number(values.workers) },
   }, unitEnv, [...nodeFlags, ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [])]);
   let results = 0;
@@ -93,7 +96,7 @@ async function main(): Promise<number> {
   let lastAt = t0;
   const loaded = daemon.logs.find((l) => l.msg === "linewatch is running");
   process.stdout.write(`soak: ${minutes} min, 2 cameras ${values.width}x${values.height} at full rate, daemon pid ${pid}, ${loaded?.workers ?? "?"} inference worker(s) of ${loaded?.threads ?? "?"} thread(s), node ${nodeFlags.join(" ") || "(no flags)"}, environment from the unit ${Object.entries(unitEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}\n`);
-  process.stdout.write("elapsed   ETA      RSS MB  heap MB  ext MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped  busy\n");
+  process.stdout.write("elapsed   ETA      RSS MB  heap MB  ext MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped  busy  archived  pruned  arch MB\n");
   while (Date.now() < end && daemon.proc.exitCode === null && !interrupted) {
     await new Promise<void>((r) => {
       const t = setTimeout(r, Math.min(intervalS * 1000, Math.max(0, end - Date.now())));
@@ -117,6 +120,8 @@ async function main(): Promise<number> {
       (metric(text, "nodejs_eventloop_lag_p99_seconds") * 1000).toFixed(1).padStart(11), (metric(text, "nodejs_eventloop_lag_max_seconds") * 1000).toFixed(1).padStart(11),
       rate.toFixed(1).padStart(10), String(decided).padStart(8), String(dropped).padStart(8),
       metric(text, "linewatch_inference_busy_ratio").toFixed(2).padStart(5),
+      String(metric(text, "linewatch_archive_saved_total")).padStart(9), String(metric(text, "linewatch_archive_pruned_total")).padStart(7),
+      (metric(text, "linewatch_archive_bytes") / MB).toFixed(1).padStart(8),
     ];
     process.stdout.write(row.join(" ") + "\n");
   }

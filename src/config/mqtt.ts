@@ -41,7 +41,7 @@ export const mqttSchema = z
           .number()
           .int()
           .min(0)
-          .default(200)
+          .default(500)
           .describe("At most one thumbnail of a failing frame per camera per this many ms (a clock of its own: a pass thumbnail never hides a failed part)"),
         quality: z.number().int().min(1).max(100).default(75).describe("JPEG quality"),
       })
