@@ -3,6 +3,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import type { Logger } from "../service/logger.js";
 import type { Decision } from "../types.js";
+import { KeyedThrottle } from "./keyedThrottle.js";
 import { resultPayload, type PublisherIdentity } from "./topics.js";
 
 /** Settings of the archive of failed parts (the `archive` config section). */
@@ -31,9 +32,7 @@ export interface ArchiveStats {
 
 /** One archived frame on disk: `<camera>/<YYYY-MM-DD>/<frame_id>` + the suffixes below. */
 interface Entry {
-  /** Path without suffix. */
-  base: string;
-  /** `<camera>/<YYYY-MM-DD>/<frame_id>`, the entry's name in URLs. */
+  /** `<camera>/<YYYY-MM-DD>/<frame_id>`: the path under the archive's folder without suffix, and the entry's name in URLs. */
   name: string;
   captured_at: number;
   bytes: number;
@@ -78,8 +77,8 @@ export class RejectArchive {
   /** The same, by name: what /archive may serve. */
   private readonly byName = new Map<string, Entry>();
   private bytes = 0;
-  private readonly last = new Map<string, number>();
-  private readonly busy = new Set<string>();
+  /** Keyed by camera. */
+  private readonly throttle: KeyedThrottle;
   private readonly counts = { saved: 0, skipped: 0, errors: 0, pruned: 0 };
   private lastErrorLog = -Infinity;
   /** Prunes run one at a time, after the write that needed them. */
@@ -91,7 +90,9 @@ export class RejectArchive {
     private readonly identity: PublisherIdentity,
     private readonly log: Logger,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.throttle = new KeyedThrottle(now);
+  }
 
   /**
    * Opens (creating) the archive in `dir`, counts what an earlier run left there, removes torn
@@ -108,9 +109,7 @@ export class RejectArchive {
 
   /** Whether a failing frame of this camera would be archived now. */
   due(camera: string): boolean {
-    if (!this.opts.enabled || this.busy.has(camera)) return false;
-    const last = this.last.get(camera);
-    return last === undefined || this.now() - last >= this.opts.interval_ms;
+    return this.opts.enabled && this.throttle.due(camera, this.opts.interval_ms);
   }
 
   /**
@@ -119,15 +118,15 @@ export class RejectArchive {
    * Never rejects.
    */
   async save(d: Decision): Promise<boolean> {
-    if (!this.due(d.camera)) {
-      if (this.opts.enabled) this.counts.skipped++;
+    if (!this.opts.enabled) return false;
+    if (!this.throttle.begin(d.camera, this.opts.interval_ms)) {
+      this.counts.skipped++;
       return false;
     }
-    this.last.set(d.camera, this.now());
-    this.busy.add(d.camera);
     const day = new Date(d.captured_at).toISOString().slice(0, 10);
+    const name = `${d.camera}/${day}/${d.frame_id}`;
     const folder = join(this.dir, d.camera, day);
-    const base = join(folder, d.frame_id);
+    const base = this.path(name);
     const t0 = performance.now();
     try {
       const { image, map } = d;
@@ -152,7 +151,7 @@ export class RejectArchive {
       await writeFile(base + SUFFIXES[1], png);
       await writeFile(base + SUFFIXES[2], json);
       const bytes = jpeg.length + png.length + json.length;
-      this.insert({ base, name: `${d.camera}/${day}/${d.frame_id}`, captured_at: d.captured_at, bytes });
+      this.insert({ name, captured_at: d.captured_at, bytes });
       this.counts.saved++;
       this.log.debug({ camera: d.camera, frame_id: d.frame_id, bytes, ms: Math.round(performance.now() - t0) }, "archived");
       if (this.bytes > this.limit()) this.pruning = this.pruning.then(() => this.prune());
@@ -168,7 +167,7 @@ export class RejectArchive {
       }
       return false;
     } finally {
-      this.busy.delete(d.camera);
+      this.throttle.done(d.camera);
     }
   }
 
@@ -198,10 +197,15 @@ export class RejectArchive {
     const entry = suffix && this.byName.get(path.slice(0, -suffix.length));
     if (!suffix || !entry) return null;
     try {
-      return { type: TYPES[suffix], data: await readFile(entry.base + suffix) };
+      return { type: TYPES[suffix], data: await readFile(this.path(entry.name) + suffix) };
     } catch {
       return null; // pruned meanwhile, or removed by hand
     }
+  }
+
+  /** An entry's files' path without suffix. */
+  private path(name: string): string {
+    return join(this.dir, name);
   }
 
   private limit(): number {
@@ -224,8 +228,9 @@ export class RejectArchive {
       this.byName.delete(e.name);
       this.bytes -= e.bytes;
       this.counts.pruned++;
-      await removeEntry(e.base);
-      await rmdir(join(e.base, "..")).catch(() => undefined); // fails while the folder holds others
+      const base = this.path(e.name);
+      await removeEntry(base);
+      await rmdir(join(base, "..")).catch(() => undefined); // fails while the folder holds others
     }
   }
 
@@ -250,7 +255,7 @@ export class RejectArchive {
           // The capture time is in the frame id; an entry named otherwise is dated by its JSON's mtime.
           const m = FRAME_ID.exec(name);
           const captured_at = m ? Number(m[2]) : (await stat(base + ".json")).mtimeMs;
-          found.push({ base, name: `${camera}/${date}/${name}`, captured_at, bytes });
+          found.push({ name: `${camera}/${date}/${name}`, captured_at, bytes });
         }
       }
     }

@@ -2,6 +2,7 @@ import sharp from "sharp";
 import type { RoiMap } from "../pipeline/roiMap.js";
 import type { Decision, PixelFormat, Region } from "../types.js";
 import { version } from "../version.js";
+import { KeyedThrottle } from "./keyedThrottle.js";
 
 /** Thumbnail settings (the `mqtt.thumbnail` config section). */
 export interface ThumbnailOptions {
@@ -150,15 +151,15 @@ function clockKey(camera: string, verdict: Decision["verdict"]): string {
  * never hold up results and a failed part is shown even right after a pass thumbnail.
  */
 export class ThumbnailRenderer {
-  /** Last render per camera and verdict (clockKey), ms of `now`. */
-  private readonly last = new Map<string, number>();
-  private readonly busy = new Set<string>();
+  /** Keyed by clockKey: camera and verdict. */
+  private readonly throttle: KeyedThrottle;
   private readonly counts: ThumbnailStats = { rendered: 0, skipped: 0, errors: 0 };
 
   constructor(
     private readonly opts: ThumbnailOptions,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
+    this.throttle = new KeyedThrottle(now);
     // libvips's operation cache (sharp's default: 100 operations) can only hold memory in a
     // daemon whose every thumbnail starts from a new frame: off (process-wide).
     sharp.cache(false);
@@ -166,11 +167,7 @@ export class ThumbnailRenderer {
 
   /** Whether a thumbnail of this camera's frame with this verdict would be rendered now. */
   due(camera: string, verdict: Decision["verdict"]): boolean {
-    const key = clockKey(camera, verdict);
-    if (!this.opts.enabled || this.busy.has(key)) return false;
-    const last = this.last.get(key);
-    const interval = verdict === "fail" ? this.opts.fail_interval_ms : this.opts.interval_ms;
-    return last === undefined || this.now() - last >= interval;
+    return this.opts.enabled && this.throttle.due(clockKey(camera, verdict), this.interval(verdict));
   }
 
   /**
@@ -178,13 +175,12 @@ export class ThumbnailRenderer {
    * @throws when sharp fails (counted in errors).
    */
   async render(decision: Pick<Decision, "camera" | "frame_id" | "verdict" | "image" | "mask" | "map" | "regions">): Promise<Buffer | null> {
-    if (!this.due(decision.camera, decision.verdict)) {
-      if (this.opts.enabled) this.counts.skipped++;
+    if (!this.opts.enabled) return null;
+    const key = clockKey(decision.camera, decision.verdict);
+    if (!this.throttle.begin(key, this.interval(decision.verdict))) {
+      this.counts.skipped++;
       return null;
     }
-    const key = clockKey(decision.camera, decision.verdict);
-    this.last.set(key, this.now());
-    this.busy.add(key);
     try {
       const jpeg = await renderThumbnail(decision, this.opts.width, this.opts.quality);
       this.counts.rendered++;
@@ -193,8 +189,12 @@ export class ThumbnailRenderer {
       this.counts.errors++;
       throw err;
     } finally {
-      this.busy.delete(key);
+      this.throttle.done(key);
     }
+  }
+
+  private interval(verdict: Decision["verdict"]): number {
+    return verdict === "fail" ? this.opts.fail_interval_ms : this.opts.interval_ms;
   }
 
   /** Counters for /metrics. */

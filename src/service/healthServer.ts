@@ -127,12 +127,11 @@ export class HealthServer {
     }
     const file = await archive.file(name);
     if (!file) return send(res, 404, "text/plain", "no such archived file\n", head);
-    res.writeHead(200, { "content-type": file.type, "content-length": file.data.length, "cache-control": "no-store" });
-    res.end(head ? undefined : file.data);
+    send(res, 200, file.type, file.data, head);
   }
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string, head: boolean, extra: Record<string, string> = {}): void {
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer, head: boolean, extra: Record<string, string> = {}): void {
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body), "cache-control": "no-store", ...extra });
   res.end(head ? undefined : body);
 }
