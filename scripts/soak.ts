@@ -68,8 +68,22 @@ async function main(): Promise<number> {
   // Stopped early, the daemon and mosquitto (its children) would otherwise outlive the soak.
   let interrupted: NodeJS.Signals | undefined;
   let wake = () => {};
-  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => { interrupted = sig; wake(); });
+  // A second signal (an impatient Ctrl-C while the daemon stops) kills both at once instead of
+  // leaving them running without the soak.
+  let children: { kill(sig: NodeJS.Signals): unknown }[] = [];
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.on(sig, () => {
+      if (interrupted) {
+        for (const c of children) c.kill("SIGKILL");
+        process.stdout.write(`soak: stopped by a second ${sig}; daemon and broker killed, no verdict\n`);
+        process.exit(130);
+      }
+      interrupted = sig;
+      wake();
+    });
+  }
   const broker = await startMosquitto();
+  children = [broker.proc];
   const healthPort = await freePort();
   const cam = (id: string, pattern: string) => ({ id, kind: "test", pattern, width: Number(values.width), height: Number(values.height), stale_after_ms: 10_000 });
   const { nodeFlags, env: unitEnv } = unitRuntime();
@@ -82,6 +96,7 @@ async function main(): Promise<number> {
     archive: Number(values["archive-mb"]) > 0 ? { max_mb: Number(values["archive-mb"]) } : { enabled: false },
     model: { providers: [{ kind: "cpu" }], workers: Number(values.workers) },
   }, unitEnv, [...nodeFlags, ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [])]);
+  children = [daemon.proc, broker.proc];
   let results = 0;
   const sub = connect(broker.url, { clientId: "soak-sub" });
   sub.on("connect", () => sub.subscribe("linewatch/soak/+/result", { qos: 1 }));
