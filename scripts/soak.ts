@@ -1,5 +1,5 @@
 /**
- * Soak benchmark (not in CI): `npm run soak -- --minutes N [--interval S] [--width W --height H] [--workers N] [--archive-mb MB (0: off)] [--cpu-prof DIR]`.
+ * Soak benchmark (not in CI): `npm run soak -- --minutes N [--interval S] [--width W --height H] [--workers N] [--archive-mb MB (0: off)] [--cpu-prof DIR] [--gc-probe]`.
  * Runs the built daemon with two test cameras at full rate against a real mosquitto, and prints
  * its RSS, V8 heap, external (ArrayBuffer) memory, open file descriptors and event-loop lag over
  * time, with progress and ETA. Passes (exit 0) when the RSS at the end is within 10 % of the RSS
@@ -15,6 +15,8 @@ import { parseArgs } from "node:util";
 import { connect } from "mqtt";
 import { freePort, startMosquitto } from "../test/helpers/mosquitto.js";
 import { startDaemon } from "../test/helpers/daemon.js";
+import { heapProbe } from "../test/helpers/heapProbe.js";
+import { unitRuntime } from "./unitRuntime.js";
 
 const { values } = parseArgs({
   options: {
@@ -25,32 +27,12 @@ const { values } = parseArgs({
     workers: { type: "string", default: "0" },
     "archive-mb": { type: "string", default: "16" },
     "cpu-prof": { type: "string" },
+    "gc-probe": { type: "boolean", default: false },
   },
 });
 const minutes = Number(values.minutes);
 const intervalS = Number(values.interval);
 const MB = 1024 * 1024;
-
-/**
- * How the systemd unit starts node: ExecStart's node flags and the Environment= assignments
- * (KEY=VALUE words; the unit quotes none), so the soak runs the daemon as the service does. A
- * variable set in the soak's own environment wins over the unit's (for A/B runs).
- */
-function unitRuntime(): { nodeFlags: string[]; env: Record<string, string> } {
-  const unit = readFileSync(new URL("../systemd/linewatch.service", import.meta.url), "utf8");
-  const m = /^ExecStart=\S*node((?: --\S+)*) /m.exec(unit);
-  if (!m) throw new Error("systemd/linewatch.service: no ExecStart running node");
-  const env: Record<string, string> = {};
-  for (const line of unit.matchAll(/^Environment=(.*)$/gm)) {
-    for (const word of line[1].trim().split(/\s+/)) {
-      const eq = word.indexOf("=");
-      if (eq <= 0) throw new Error(`systemd/linewatch.service: Environment word ${JSON.stringify(word)} is not KEY=VALUE`);
-      const key = word.slice(0, eq);
-      env[key] = process.env[key] ?? word.slice(eq + 1);
-    }
-  }
-  return { nodeFlags: m[1].trim().split(/\s+/).filter(Boolean), env };
-}
 
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -87,6 +69,10 @@ async function main(): Promise<number> {
   const healthPort = await freePort();
   const cam = (id: string, pattern: string) => ({ id, kind: "test", pattern, width: Number(values.width), height: Number(values.height), stale_after_ms: 10_000 });
   const { nodeFlags, env: unitEnv } = unitRuntime();
+  // --gc-probe: each reading also has the daemon run a full garbage collection and report its
+  // memory right after it (test/helpers/heapProbe.ts), so buffers that are only waiting for the
+  // collector are told from ones something keeps alive.
+  const probe = values["gc-probe"] ? heapProbe() : null;
   const daemon = startDaemon({
     device_id: "soak",
     cameras: [cam("cam_a", "ball"), cam("cam_b", "smpte")],
@@ -95,7 +81,7 @@ async function main(): Promise<number> {
     // Small by default, so that the soak also runs the archive's pruning for most of its minutes; 0: off.
     archive: Number(values["archive-mb"]) > 0 ? { max_mb: Number(values["archive-mb"]) } : { enabled: false },
     model: { providers: [{ kind: "cpu" }], workers: Number(values.workers) },
-  }, unitEnv, [...nodeFlags, ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [])]);
+  }, { ...unitEnv, ...probe?.env }, [...nodeFlags, ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [])]);
   children = [daemon.proc, broker.proc];
   let results = 0;
   const sub = connect(broker.url, { clientId: "soak-sub" });
@@ -111,7 +97,7 @@ async function main(): Promise<number> {
   let lastAt = t0;
   const loaded = daemon.logs.find((l) => l.msg === "linewatch is running");
   process.stdout.write(`soak: ${minutes} min, 2 cameras ${values.width}x${values.height} at full rate, daemon pid ${pid}, ${loaded?.workers ?? "?"} inference worker(s) of ${loaded?.threads ?? "?"} thread(s), node ${nodeFlags.join(" ") || "(no flags)"}, environment from the unit ${Object.entries(unitEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}\n`);
-  process.stdout.write("elapsed   ETA      RSS MB  heap MB  ext MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped  busy  archived  pruned  arch MB\n");
+  process.stdout.write(`elapsed   ETA      RSS MB  heap MB  ext MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped  busy  archived  pruned  arch MB${probe ? "  heap GC MB  ext GC MB  AB GC MB" : ""}\n`);
   while (Date.now() < end && daemon.proc.exitCode === null && !interrupted) {
     await new Promise<void>((r) => {
       const t = setTimeout(r, Math.min(intervalS * 1000, Math.max(0, end - Date.now())));
@@ -119,6 +105,7 @@ async function main(): Promise<number> {
     });
     if (daemon.proc.exitCode !== null || interrupted) break;
     const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+    const afterGc = probe ? await probe.read(daemon) : null;
     const now = Date.now();
     lastRss = rssBytes(pid);
     if (rssAt1 === undefined && now - t0 >= 60_000) rssAt1 = lastRss;
@@ -137,6 +124,7 @@ async function main(): Promise<number> {
       metric(text, "linewatch_inference_busy_ratio").toFixed(2).padStart(5),
       String(metric(text, "linewatch_archive_saved_total")).padStart(9), String(metric(text, "linewatch_archive_pruned_total")).padStart(7),
       (metric(text, "linewatch_archive_bytes") / MB).toFixed(1).padStart(8),
+      ...(afterGc ? [(afterGc.heapUsed / MB).toFixed(1).padStart(10), (afterGc.external / MB).toFixed(1).padStart(9), (afterGc.arrayBuffers / MB).toFixed(1).padStart(9)] : []),
     ];
     process.stdout.write(row.join(" ") + "\n");
   }
