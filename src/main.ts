@@ -3,7 +3,7 @@
  * Start: broker (with last will) -> model warm-up -> pipeline -> cameras -> health -> READY=1.
  * Stop, in reverse, each step guarded, under one deadline.
  */
-import { merge, Subject, takeUntil, type Subscription } from "rxjs";
+import { merge, Subject, takeUntil, tap, type Subscription } from "rxjs";
 import { Camera } from "./capture/camera.js";
 import type { Config } from "./config/schema.js";
 import { InferenceEngine } from "./pipeline/inferenceEngine.js";
@@ -20,6 +20,7 @@ import { RejectArchive } from "./publish/rejectArchive.js";
 import type { CameraStatus } from "./publish/topics.js";
 import { DaemonMetrics } from "./daemonMetrics.js";
 import { BusyMeter } from "./service/busyMeter.js";
+import { CameraViews } from "./service/cameraView.js";
 import { LoadWatch } from "./service/loadWatch.js";
 import { cameraStatus, healthReport } from "./daemonHealth.js";
 import { ReferenceStore } from "./pipeline/referenceStore.js";
@@ -42,6 +43,7 @@ export class Daemon {
   private loadWatch: LoadWatch | null = null;
   private readonly notify: SdNotify;
   private readonly references: ReferenceStore;
+  private readonly views: CameraViews;
   private thumbs: ThumbnailRenderer;
   private archive: RejectArchive | null = null;
   /** Thumbnails and archive entries still reading a frame or writing, awaited on stop. */
@@ -69,6 +71,7 @@ export class Daemon {
   ) {
     this.notify = new SdNotify({ log, env });
     this.references = new ReferenceStore(cfg.state_dir);
+    this.views = new CameraViews(cfg.cameras);
     this.thumbs = new ThumbnailRenderer(cfg.mqtt.thumbnail);
   }
 
@@ -124,7 +127,11 @@ export class Daemon {
     const pipeline = this.pipeline;
     for (const c of this.cameras) c.setDemand(() => pipeline.wants(c.id));
     pipeline.room$.pipe(takeUntil(this.stop$)).subscribe(() => this.cameras.forEach((c) => c.resume()));
-    const frames$ = merge(...this.cameras.map((c) => c.frames$)).pipe(takeUntil(this.stop$));
+    // A camera's view (/cameras/<id>/view.png) copies a frame here, before the pipeline crops it.
+    const frames$ = merge(...this.cameras.map((c) => c.frames$)).pipe(
+      tap((f) => this.views.offer(f)),
+      takeUntil(this.stop$),
+    );
     this.drained = new Promise<void>((resolve) => {
       this.decisions = this.pipeline!.connect(frames$).subscribe({
         next: (d) => this.onDecision(d),
@@ -148,7 +155,7 @@ export class Daemon {
     });
     this.supervisor = setInterval(() => this.tick(), 1000);
     this.supervisor.unref();
-    this.health = new HealthServer({ ...cfg.health, report: () => this.healthReport(), metrics: this.registry, archive: () => this.archive, log });
+    this.health = new HealthServer({ ...cfg.health, report: () => this.healthReport(), metrics: this.registry, archive: () => this.archive, views: this.views, log });
     await this.health.start();
     // Cameras start side by side: one that never delivers (start timeout) must not hold up the others.
     // READY waits for each camera's first frame or failure, at most CAMERA_START_WAIT_MS: a slow one starts on in the background.
@@ -310,6 +317,7 @@ export class Daemon {
     await this.notify.stopping();
     this.notify.stopWatchdog();
     if (this.supervisor) clearInterval(this.supervisor);
+    this.views.close();
     await step("cameras", () => Promise.all(this.cameras.map((c) => c.stop())), 0.3);
     this.stop$.next();
     await step("drain pipeline", () => this.drained, 0.4);

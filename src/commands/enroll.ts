@@ -7,7 +7,7 @@ import { buildReference } from "../pipeline/reference.js";
 import { cropRoi } from "../pipeline/roi.js";
 import { ReferenceStore } from "../pipeline/referenceStore.js";
 import { createLogger } from "../service/logger.js";
-import { parseOptions, UsageError } from "./args.js";
+import { findCamera, parseOptions, UsageError } from "./args.js";
 import { asInspectImage } from "./evalCommand.js";
 
 /**
@@ -16,22 +16,18 @@ import { asInspectImage } from "./evalCommand.js";
  * from its next frame on. `--clear` removes it.
  */
 export async function enrollCommand(args: string[]): Promise<number> {
-  let o, cfg;
+  let o, cfg, cam;
   try {
     o = parseOptions(args, { config: { type: "string", short: "c" }, camera: { type: "string" }, images: { type: "string" }, clear: { type: "boolean", default: false } }, ["config", "camera"]);
     if (!o.images && !o.clear) throw new UsageError("--images DIR (or --clear) is required");
     cfg = loadConfig(o.config!);
+    cam = findCamera(cfg, o.camera!, o.config!);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError) {
       process.stderr.write(`linewatch enroll: ${err.message}\n`);
       return 2;
     }
     throw err;
-  }
-  const cam = cfg.cameras.find((c) => c.id === o.camera);
-  if (!cam) {
-    process.stderr.write(`linewatch enroll: no camera '${o.camera}' in ${o.config} (it has ${cfg.cameras.map((c) => c.id).join(", ")})\n`);
-    return 2;
   }
   const store = new ReferenceStore(cfg.state_dir);
   if (o.clear) {

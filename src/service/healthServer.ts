@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from "./logger.js";
 import { METRICS_CONTENT_TYPE, type MetricsRegistry } from "./metrics.js";
 import type { RejectArchive } from "../publish/rejectArchive.js";
+import { ViewError, type CameraViews } from "./cameraView.js";
 
 /**
  * The daemon's health as main.ts sees it: healthy only while running with the model loaded and
@@ -28,6 +29,8 @@ export interface HealthServerOptions {
   metrics: Pick<MetricsRegistry, "render">;
   /** The archive of failed parts, served under /archive (absent: 404 there). */
   archive?: () => Pick<RejectArchive, "list" | "file"> | null;
+  /** The cameras' views, served under /cameras/<id>/view.png and .jpg (absent: 404 there). */
+  views?: Pick<CameraViews, "view" | "ids">;
   log: Logger;
 }
 
@@ -38,7 +41,8 @@ const ARCHIVE_LIST = { default: 50, max: 1000 };
  * HTTP on `bind:port`: GET /healthz answers 200 {status:"ok",...} or 503 {status:"unhealthy",
  * reasons:[...],...}; GET /metrics answers the Prometheus text; GET /archive lists the newest
  * archived failed parts (`?limit=N`) and /archive/<camera>/<day>/<file> serves their files;
- * anything else 404.
+ * GET /cameras/<id>/view.png (.jpg) answers the camera's next frame with its ROI and tiles drawn;
+ * GET / is a page of links to all of these; anything else 404.
  */
 export class HealthServer {
   private server: Server | undefined;
@@ -106,8 +110,50 @@ export class HealthServer {
         return send(res, 500, "text/plain", "metrics rendering failed\n", head);
       }
     }
+    if (path === "/") return send(res, 200, "text/html; charset=utf-8", this.index(), head);
     if (path === "/archive" || path.startsWith("/archive/")) return this.archive(req, res, path, head);
-    send(res, 404, "text/plain", "not found: try /healthz, /metrics or /archive\n", head);
+    const view = /^\/cameras\/([^/]+)\/view\.(png|jpe?g)$/.exec(path);
+    if (view && this.opts.views) return this.view(res, view[1], view[2] === "png" ? "png" : "jpeg", head);
+    send(res, 404, "text/plain", "not found: try /healthz, /metrics, /archive or /cameras/<id>/view.png\n", head);
+  }
+
+  /** A page of links for the operator's browser: health, metrics, the archive, each camera's view. */
+  private index(): string {
+    const esc = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    const link = (href: string, text: string) => `<li><a href="${esc(href)}">${esc(text)}</a></li>`;
+    const cameras = this.opts.views?.ids() ?? [];
+    return (
+      `<!doctype html><html><head><meta charset="utf-8"><title>linewatch</title></head><body><h1>linewatch</h1><ul>` +
+      link("/healthz", "health") +
+      link("/metrics", "metrics (Prometheus)") +
+      (this.opts.archive ? link("/archive", "archive of failed parts (newest 50)") : "") +
+      `</ul><h2>cameras</h2><ul>` +
+      cameras.map((id) => link(`/cameras/${encodeURIComponent(id)}/view.png`, `${id}: view (ROI and tiles)`)).join("") +
+      `</ul></body></html>\n`
+    );
+  }
+
+  private async view(res: ServerResponse, encoded: string, format: "png" | "jpeg", head: boolean): Promise<void> {
+    let camera: string;
+    try {
+      camera = decodeURIComponent(encoded);
+    } catch {
+      return send(res, 400, "text/plain", "malformed path\n", head);
+    }
+    try {
+      const v = await this.opts.views!.view(camera, format);
+      const r = v.roi;
+      send(res, 200, v.type, v.image, head, {
+        "x-linewatch-frame": `${v.frame.width}x${v.frame.height}`,
+        "x-linewatch-roi": r ? `${r.x},${r.y},${r.width},${r.height}` : "none",
+        "x-linewatch-tiles": String(v.tiles.length),
+        ...(v.problem ? { "x-linewatch-problem": v.problem.replace(/[^\x20-\x7e]/g, "?") } : {}),
+      });
+    } catch (err) {
+      if (err instanceof ViewError) return send(res, err.status, "text/plain", `${err.message}\n`, head);
+      this.log.error({ camera, err: (err as Error).message }, "camera view failed");
+      send(res, 500, "text/plain", `camera view failed: ${(err as Error).message}\n`, head);
+    }
   }
 
   private async archive(req: IncomingMessage, res: ServerResponse, path: string, head: boolean): Promise<void> {

@@ -150,6 +150,21 @@ describe("the daemon end to end on real parts", { timeout: 180_000 }, () => {
     assert.ok(Number(/^linewatch_archive_saved_total (\d+)$/m.exec(m)?.[1]) >= fails.length - 1);
   });
 
+  it("shows what a camera sees, with its ROI and tiles, on the health port", async () => {
+    const res = await fetch(`http://127.0.0.1:${healthPort}/cameras/synthetic/view.png`);
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(res.headers.get("x-linewatch-frame"), "320x240");
+    assert.equal(res.headers.get("x-linewatch-roi"), "0,0,320,240");
+    // 320 x 240 in 128 px tiles overlapping >= 16 (starts rounded to 4 px): 3 x 3 (src/pipeline/tile.ts axisStarts).
+    assert.equal(res.headers.get("x-linewatch-tiles"), "9");
+    const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height], ["png", 320, 240]);
+    const jpg = await fetch(`http://127.0.0.1:${healthPort}/cameras/parts/view.jpg`);
+    assert.equal(jpg.status, 200);
+    assert.equal((await sharp(Buffer.from(await jpg.arrayBuffer())).metadata()).format, "jpeg");
+    assert.equal((await fetch(`http://127.0.0.1:${healthPort}/cameras/nope/view.png`)).status, 404);
+  });
+
   it("sizes its libuv pool itself (32 threads), before anything starts the pool", () => {
     // Each camera's waiting pull and bus poll hold a pool thread; with libuv's default of 4, two
     // cameras left file writes and thumbnails queued for 100-500 ms (measured before the fix:

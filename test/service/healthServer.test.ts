@@ -35,7 +35,7 @@ describe("HealthServer", () => {
       const t1 = performance.now();
       await (await fetch(`${base}/metrics`)).text();
       assert.ok(performance.now() - t1 < Math.max(200, (t1 - t0) / 2), `cached scrape took ${performance.now() - t1} ms`);
-      assert.equal((await fetch(`${base}/`)).status, 404);
+      assert.equal((await fetch(`${base}/nothing`)).status, 404);
       assert.equal((await fetch(`${base}/healthz`, { method: "POST" })).status, 405);
     } finally {
       await Promise.all([server.stop(), server.stop()]);
