@@ -7,7 +7,7 @@
  */
 import sharp from "sharp";
 import type { CameraConfig } from "../config/schema.js";
-import { cropRoi } from "../pipeline/roi.js";
+import { checkFrame, roiRect } from "../pipeline/roi.js";
 import { tilePlan } from "../pipeline/tile.js";
 import type { Frame, TileRect } from "../types.js";
 
@@ -54,11 +54,11 @@ const HALO = "#000000";
 export async function renderView(frame: Frame, camera: Pick<CameraConfig, "roi" | "tiling">, format: ViewFormat): Promise<View> {
   const { width, height } = frame;
   const channels = frame.format === "GRAY8" ? 1 : 3;
-  if (width <= 0 || height <= 0 || frame.data.length !== width * height * channels) throw new Error(`frame ${width}x${height} ${frame.format} has ${frame.data.length} bytes`);
+  checkFrame(frame);
   let roi: View["roi"] = null;
   let problem: string | undefined;
   try {
-    roi = cropRoi({ ...frame, release: undefined }, camera.roi).roi;
+    roi = roiRect(frame, camera.roi);
   } catch (err) {
     problem = (err as Error).message;
   }

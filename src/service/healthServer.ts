@@ -134,12 +134,8 @@ export class HealthServer {
   }
 
   private async view(res: ServerResponse, encoded: string, format: "png" | "jpeg", head: boolean): Promise<void> {
-    let camera: string;
-    try {
-      camera = decodeURIComponent(encoded);
-    } catch {
-      return send(res, 400, "text/plain", "malformed path\n", head);
-    }
+    const camera = decoded(encoded);
+    if (camera === null) return send(res, 400, "text/plain", "malformed path\n", head);
     try {
       const v = await this.opts.views!.view(camera, format);
       const r = v.roi;
@@ -165,15 +161,20 @@ export class HealthServer {
       if (!Number.isInteger(limit) || limit < 1 || limit > ARCHIVE_LIST.max) return send(res, 400, "text/plain", `limit must be an integer from 1 to ${ARCHIVE_LIST.max}\n`, head);
       return send(res, 200, "application/json", JSON.stringify({ entries: archive.list(limit) }) + "\n", head);
     }
-    let name: string;
-    try {
-      name = decodeURIComponent(path.slice("/archive/".length));
-    } catch {
-      return send(res, 400, "text/plain", "malformed path\n", head);
-    }
+    const name = decoded(path.slice("/archive/".length));
+    if (name === null) return send(res, 400, "text/plain", "malformed path\n", head);
     const file = await archive.file(name);
     if (!file) return send(res, 404, "text/plain", "no such archived file\n", head);
     send(res, 200, file.type, file.data, head);
+  }
+}
+
+/** A path segment percent-decoded; null for a malformed escape. */
+function decoded(text: string): string | null {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
   }
 }
 
