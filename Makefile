@@ -5,13 +5,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # GStreamer (capture, with headers for the gstreamer-superficial addon), mosquitto (tests and
-# the PLC side), gst-rtsp-server (the RTSP camera tests), Debian's torch (training/).
+# the PLC side), gst-rtsp-server (the RTSP camera tests), jemalloc (an optional preload, README
+# "Deployment", and its test), Debian's torch (training/).
 APT_PACKAGES := build-essential pkg-config python3 \
 	libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp \
 	gir1.2-gst-rtsp-server-1.0 python3-gi python3-gst-1.0 \
-	mosquitto mosquitto-clients \
+	mosquitto mosquitto-clients libjemalloc2 \
 	python3-torch python3-numpy python3-pil python3-onnx python3-scipy python3-matplotlib
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

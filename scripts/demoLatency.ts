@@ -13,6 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { connect } from "mqtt";
 import { parse } from "yaml";
+import { quantile as q, round } from "../bench/stats.js";
 import { freePort } from "../test/helpers/mosquitto.js";
 import { startDaemon } from "../test/helpers/daemon.js";
 import { unitRuntime } from "./unitRuntime.js";
@@ -74,7 +75,6 @@ try {
   const dropped = [...metrics.matchAll(/^linewatch_frames_dropped_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
   sub.end(true);
   const w = got.filter((g) => g.at >= t0 + WARMUP_MS);
-  const q = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.round(p * (s.length - 1)))] : NaN; };
   const receipt = w.map((g) => g.at - g.captured);
   const decided = w.map((g) => g.latency_ms);
   const span = w.length > 1 ? (w[w.length - 1].at - w[0].at) / 1000 : NaN;
@@ -82,9 +82,9 @@ try {
     fps,
     seconds,
     results: w.length,
-    results_per_s: Number(((w.length - 1) / span).toFixed(2)),
+    results_per_s: round((w.length - 1) / span),
     receipt_ms: { p50: q(receipt, 0.5), p95: q(receipt, 0.95), p99: q(receipt, 0.99), max: Math.max(...receipt) },
-    decided_ms: { p50: Number(q(decided, 0.5).toFixed(1)), p99: Number(q(decided, 0.99).toFixed(1)) },
+    decided_ms: { p50: round(q(decided, 0.5), 1), p99: round(q(decided, 0.99), 1) },
     fail: w.filter((g) => g.verdict === "fail").length,
     dropped,
   };

@@ -19,6 +19,7 @@ import { ThumbnailRenderer } from "./publish/thumbnail.js";
 import { RejectArchive } from "./publish/rejectArchive.js";
 import type { CameraStatus } from "./publish/topics.js";
 import { DaemonMetrics } from "./daemonMetrics.js";
+import { allocator } from "./service/allocator.js";
 import { BusyMeter } from "./service/busyMeter.js";
 import { CameraViews } from "./service/cameraView.js";
 import { LoadWatch } from "./service/loadWatch.js";
@@ -164,7 +165,7 @@ export class Daemon {
     this.tick();
     this.notify.startWatchdog(() => this.progressing());
     await this.notify.ready(`inspecting ${this.cameras.length} camera(s) with ${model.name} ${model.version} on ${this.engine.provider} (${this.engine.workers} inference worker(s))`);
-    mainLog.info({ cameras: this.cameras.length, provider: this.engine.provider, workers: this.engine.workers, threads: this.engine.threads, health_port: this.health.port }, "linewatch is running");
+    mainLog.info({ cameras: this.cameras.length, provider: this.engine.provider, workers: this.engine.workers, threads: this.engine.threads, health_port: this.health.port, allocator: allocator() }, "linewatch is running");
   }
 
   /** `<camera>/+/set` command topics; enrolment is the one command so far. */

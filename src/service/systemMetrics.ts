@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { allocator } from "./allocator.js";
 import type { CollectedMetric, Collector } from "./metrics.js";
 
 /** The box's figures as last read from systeminformation. */
@@ -141,6 +142,7 @@ export function systemCollector(opts: SystemCollectorOptions = {}): Collector {
       ...gauge("nodejs_external_memory_bytes", "Memory outside the V8 heap held by JS objects (frame buffers, batch inputs), bytes", mem.external),
       ...gauge("nodejs_array_buffers_bytes", "Memory of ArrayBuffers and Buffers (part of the external memory), bytes", mem.arrayBuffers),
       ...gauge("process_uptime_seconds", "Seconds since linewatch started", process.uptime()),
+      { name: "linewatch_memory_allocator_info", help: "The malloc linewatch runs on: jemalloc when preloaded (README, Deployment), else system; always 1", type: "gauge", samples: [{ labels: { allocator: allocator() }, value: 1 }] },
     ];
   };
 }

@@ -31,6 +31,8 @@ describe("HealthServer", () => {
       assert.equal(types.get("linewatch_frames_decided_total"), "counter");
       const names = new Set(samples.map((s) => s.name));
       for (const n of ["linewatch_system_cpu_load_percent", "linewatch_system_memory_total_bytes", "linewatch_system_memory_available_bytes", "process_resident_memory_bytes"]) assert.ok(names.has(n), `${n} in /metrics`);
+      // The test process runs on the system malloc (a preloaded jemalloc: test/service/allocator.test.ts).
+      assert.deepEqual(samples.filter((s) => s.name === "linewatch_memory_allocator_info").map((s) => [s.labels, s.value]), [[{ allocator: "system" }, 1]]);
       // The second scrape reads systeminformation from the cache: fast.
       const t1 = performance.now();
       await (await fetch(`${base}/metrics`)).text();
