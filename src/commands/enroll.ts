@@ -1,13 +1,12 @@
 import { readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ConfigError, loadConfig } from "../config/load.js";
 import { loadImage } from "../eval/loadImage.js";
 import { InferenceEngine, ModelError } from "../pipeline/inferenceEngine.js";
 import { buildReference } from "../pipeline/reference.js";
 import { cropRoi } from "../pipeline/roi.js";
 import { ReferenceStore } from "../pipeline/referenceStore.js";
 import { createLogger } from "../service/logger.js";
-import { findCamera, parseOptions, UsageError } from "./args.js";
+import { cameraCommand, UsageError } from "./args.js";
 import { asInspectImage } from "./evalCommand.js";
 
 /**
@@ -16,19 +15,11 @@ import { asInspectImage } from "./evalCommand.js";
  * from its next frame on. `--clear` removes it.
  */
 export async function enrollCommand(args: string[]): Promise<number> {
-  let o, cfg, cam;
-  try {
-    o = parseOptions(args, { config: { type: "string", short: "c" }, camera: { type: "string" }, images: { type: "string" }, clear: { type: "boolean", default: false } }, ["config", "camera"]);
+  const setup = cameraCommand("enroll", args, { config: { type: "string", short: "c" }, camera: { type: "string" }, images: { type: "string" }, clear: { type: "boolean", default: false } }, (o) => {
     if (!o.images && !o.clear) throw new UsageError("--images DIR (or --clear) is required");
-    cfg = loadConfig(o.config!);
-    cam = findCamera(cfg, o.camera!, o.config!);
-  } catch (err) {
-    if (err instanceof ConfigError || err instanceof UsageError) {
-      process.stderr.write(`linewatch enroll: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  });
+  if (!setup) return 2;
+  const { o, cfg, cam } = setup;
   const store = new ReferenceStore(cfg.state_dir);
   if (o.clear) {
     store.remove(cam.id);

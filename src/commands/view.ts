@@ -2,10 +2,9 @@ import { writeFileSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import { firstValueFrom } from "rxjs";
 import { Camera } from "../capture/camera.js";
-import { ConfigError, loadConfig } from "../config/load.js";
 import { renderView, type View } from "../service/cameraView.js";
 import { createLogger } from "../service/logger.js";
-import { findCamera, parseOptions, UsageError } from "./args.js";
+import { cameraCommand } from "./args.js";
 
 /** A ROI this far from square is stretched by `tiling: resize` (README, Configuration). */
 const STRETCH_NOTE = 1.5;
@@ -19,18 +18,9 @@ const STRETCH_NOTE = 1.5;
  * bad options or config.
  */
 export async function viewCommand(args: string[]): Promise<number> {
-  let o, cfg, cam;
-  try {
-    o = parseOptions(args, { config: { type: "string", short: "c" }, camera: { type: "string" }, out: { type: "string" }, timeout: { type: "string", default: "15" } }, ["config", "camera"]);
-    cfg = loadConfig(o.config!);
-    cam = findCamera(cfg, o.camera!, o.config!);
-  } catch (err) {
-    if (err instanceof ConfigError || err instanceof UsageError) {
-      process.stderr.write(`linewatch view: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const setup = cameraCommand("view", args, { config: { type: "string", short: "c" }, camera: { type: "string" }, out: { type: "string" }, timeout: { type: "string", default: "15" } });
+  if (!setup) return 2;
+  const { o, cam } = setup;
   const out = resolve(o.out ?? `${cam.id}-view.png`);
   const ext = extname(out).toLowerCase();
   const timeoutS = Number(o.timeout);
