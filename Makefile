@@ -50,7 +50,7 @@ build: npm
 	npx tsc -p tsconfig.json
 
 run: setup
-	node --initial-old-space-size=48 dist/src/cli.cjs run --config config/default.yaml
+	GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 node --initial-old-space-size=48 dist/src/cli.cjs run --config config/default.yaml
 
 typecheck: npm
 	npx tsc -p tsconfig.json --noEmit

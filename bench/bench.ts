@@ -3,11 +3,12 @@
  * InferenceEngine (CPU provider) on synthetic frames, 1/2/4 cameras at 720p and 1080p, against
  * the raw throughput of the same model at the same batch size. Not a test; not in CI.
  * Progress goes to stderr; the table (or, with --json, one JSON object) to stdout; a PNG and the
- * JSON to bench/results/.
+ * JSON to bench/results/. Runs with the systemd unit's environment (one set here wins, for A/B runs).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { withUnitEnvironment } from "../scripts/unitRuntime.js";
 import { defaultModelDir } from "../src/config/load.js";
 import type { Tiling } from "../src/config/schema.js";
 import { pipelineSchema } from "../src/config/service.js";
@@ -47,6 +48,8 @@ const threads = num("threads");
 const say = (s: string) => process.stderr.write(`${s}\n`);
 const fmtS = (s: number) => (s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.round(s)}s`);
 
+// The daemon's malloc and thread-pool settings come from the unit's environment, read at start.
+const environment = withUnitEnvironment();
 const engine = await openCpuEngine(String(a.model), threads, num("workers"));
 const m = engine.manifest;
 say(`bench: model ${m.name} ${m.version} (${m.input.channels}x${m.input.height}x${m.input.width}), tiling grid ${tiling.tile}/${tiling.overlap}, batch ${settings.batch_max_tiles}, wait ${settings.batch_max_wait_ms} ms, ${engine.workers} worker(s) x ${engine.threads} thread(s), load ${loadNow().load1} on ${loadNow().cores} cores`);
@@ -116,6 +119,7 @@ const report = {
   saturated_scenarios: sat.length,
   repeat: runs.length / specs.length,
   cores: loadNow().cores,
+  environment,
   wall_s: round((performance.now() - t0) / 1000, 0),
 };
 const dir = new URL("./results/", import.meta.url).pathname;

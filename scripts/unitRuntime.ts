@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 /**
@@ -20,4 +21,17 @@ export function unitRuntime(): { nodeFlags: string[]; env: Record<string, string
     }
   }
   return { nodeFlags: m[1].trim().split(/\s+/).filter(Boolean), env };
+}
+
+/**
+ * Runs this script with the unit's environment: where a variable the unit sets is missing here,
+ * runs the same script again in a child that has it and exits with the child's status. For what
+ * a process reads only as it starts (GLIBC_TUNABLES, UV_THREADPOOL_SIZE), so that a bench in this
+ * process measures what the service would. Returns the unit's variables as this process has them.
+ */
+export function withUnitEnvironment(): Record<string, string> {
+  const { env } = unitRuntime();
+  if (Object.keys(env).every((k) => process.env[k] !== undefined)) return env;
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { env: { ...process.env, ...env }, stdio: "inherit" });
+  process.exit(r.status ?? 1);
 }

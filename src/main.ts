@@ -165,7 +165,7 @@ export class Daemon {
     this.tick();
     this.notify.startWatchdog(() => this.progressing());
     await this.notify.ready(`inspecting ${this.cameras.length} camera(s) with ${model.name} ${model.version} on ${this.engine.provider} (${this.engine.workers} inference worker(s))`);
-    mainLog.info({ cameras: this.cameras.length, provider: this.engine.provider, workers: this.engine.workers, threads: this.engine.threads, health_port: this.health.port, allocator: allocator() }, "linewatch is running");
+    mainLog.info({ cameras: this.cameras.length, provider: this.engine.provider, workers: this.engine.workers, threads: this.engine.threads, health_port: this.health.port, allocator: allocator(), glibc_tunables: process.env.GLIBC_TUNABLES ?? null }, "linewatch is running");
   }
 
   /** `<camera>/+/set` command topics; enrolment is the one command so far. */

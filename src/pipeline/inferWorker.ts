@@ -30,6 +30,25 @@ interface BankState {
   weight: number;
 }
 
+/**
+ * Session options every session here shares.
+ * - Pool threads do not spin while they wait (ONNX Runtime's default spins), which burnt cores
+ *   the main thread (tiles, stitching) and capture need: measured +5-15 % raw throughput at 2
+ *   threads on a shared box.
+ * - No memory pattern. With one, the second run of an input shape allocates all of that run's
+ *   intermediate tensors as one block from the CPU arena, which cannot reuse the pieces the first
+ *   run left and grows by that block, and keeps it (a bare session, batch 8 of the default
+ *   model: +30 MB on the second run with the pattern, +7 without; the same speed from the second
+ *   run on). In the daemon the pattern's block for the largest batch came with the first backlog
+ *   and stayed: +64 MB of a 40 s CPU burst's +78 MB inside ONNX Runtime (bench/README,
+ *   sixteenth and seventeenth sessions).
+ */
+const QUIET_MEMORY = {
+  interOpNumThreads: 1,
+  enableMemPattern: false,
+  extra: { session: { intra_op: { allow_spinning: "0" } } },
+} satisfies ort.InferenceSession.SessionOptions;
+
 const sessions = new Map<number, SessionState>();
 /** Feature banks by id (ids are unique in the process, see InferenceHost.newId). */
 const banks = new Map<number, BankState>();
@@ -41,8 +60,7 @@ function nnSession(): Promise<ort.InferenceSession> {
   nnGraph.session ??= ort.InferenceSession.create(nnGraph.path, {
     executionProviders: ["cpu"],
     intraOpNumThreads: intraOpThreads(nnGraph.threads),
-    interOpNumThreads: 1,
-    extra: { session: { intra_op: { allow_spinning: "0" } } },
+    ...QUIET_MEMORY,
   });
   return nnGraph.session;
 }
@@ -132,11 +150,8 @@ async function init(req: Extract<WorkerRequest, { op: "init" }>): Promise<InitRe
         executionProviders: [providerOption(p)],
         graphOptimizationLevel: "all",
         intraOpNumThreads: intraOpThreads(req.threads),
-        interOpNumThreads: 1,
         executionMode: "sequential",
-        // Pool threads spin while they wait by default, burning cores the main thread (tiles,
-        // stitching) and capture need; measured +5-15 % raw throughput at 2 threads on a shared box.
-        extra: { session: { intra_op: { allow_spinning: "0" } } },
+        ...QUIET_MEMORY,
       });
       sessions.set(req.session, { session, inputName: req.inputName, mapName: req.mapName, scoreName: req.scoreName, dims: req.inputDims, calib: req.calibration, featuresName: req.featuresName });
       nnGraph ??= { path: req.nnGraphPath, threads: req.threads };

@@ -138,7 +138,8 @@ export class InferenceEngine {
    * Runtime's CPU arena grows to the largest batch it has run and keeps that memory, so warming
    * up at batch 1 left the daemon's RSS to step up 30-45 MB at the first burst that filled a
    * batch (this model, batch 1 -> 8: 86 -> 151 MB in a bare session) and stay there; warming up
-   * at the largest batch takes that memory at start, where a user sees it.
+   * at the largest batch takes that memory at start, where a user sees it (the sessions run
+   * without a memory pattern, whose block would come on the second run: inferWorker.ts).
    */
   static async open(cfg: ModelConfig, log: Logger, warmupBatch = 1): Promise<InferenceEngine> {
     const manifest = readManifest(cfg.dir);
