@@ -97,7 +97,7 @@ async function main(): Promise<number> {
   let lastAt = t0;
   const loaded = daemon.logs.find((l) => l.msg === "linewatch is running");
   process.stdout.write(`soak: ${minutes} min, 2 cameras ${values.width}x${values.height} at full rate, daemon pid ${pid}, ${loaded?.workers ?? "?"} inference worker(s) of ${loaded?.threads ?? "?"} thread(s), node ${nodeFlags.join(" ") || "(no flags)"}, environment from the unit ${Object.entries(unitEnv).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}\n`);
-  process.stdout.write(`elapsed   ETA      RSS MB  heap MB  ext MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped  busy  archived  pruned  arch MB${probe ? "  heap GC MB  ext GC MB  AB GC MB" : ""}\n`);
+  process.stdout.write(`elapsed   ETA      RSS MB  heap MB  ext MB  fds  lag p99 ms  lag max ms  results/s  decided  dropped  busy  archived  pruned  arch MB  spare MB${probe ? "  heap GC MB  ext GC MB  AB GC MB" : ""}\n`);
   while (Date.now() < end && daemon.proc.exitCode === null && !interrupted) {
     await new Promise<void>((r) => {
       const t = setTimeout(r, Math.min(intervalS * 1000, Math.max(0, end - Date.now())));
@@ -124,6 +124,7 @@ async function main(): Promise<number> {
       metric(text, "linewatch_inference_busy_ratio").toFixed(2).padStart(5),
       String(metric(text, "linewatch_archive_saved_total")).padStart(9), String(metric(text, "linewatch_archive_pruned_total")).padStart(7),
       (metric(text, "linewatch_archive_bytes") / MB).toFixed(1).padStart(8),
+      (metric(text, "linewatch_inference_input_buffers_bytes") / MB).toFixed(1).padStart(9),
       ...(afterGc ? [(afterGc.heapUsed / MB).toFixed(1).padStart(10), (afterGc.external / MB).toFixed(1).padStart(9), (afterGc.arrayBuffers / MB).toFixed(1).padStart(9)] : []),
     ];
     process.stdout.write(row.join(" ") + "\n");

@@ -9,6 +9,7 @@ import type { ArchiveStats } from "./publish/rejectArchive.js";
 import type { CollectedMetric, MetricsRegistry } from "./service/metrics.js";
 import { systemCollector } from "./service/systemMetrics.js";
 import { BUSY_WINDOW_MS } from "./service/busyMeter.js";
+import { SPARE_IDLE_MS } from "./pipeline/inferenceEngine.js";
 import { readdirSync } from "node:fs";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { Decision } from "./types.js";
@@ -39,6 +40,8 @@ export interface MetricSources {
   commands: () => CommandStats;
   /** Share of the last seconds the inference workers ran the model (BusyMeter). */
   inferenceBusy: () => number;
+  /** Spare model-input buffers the inference engine holds for the next batches. */
+  inputBuffers: () => { count: number; bytes: number };
 }
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -129,6 +132,7 @@ export class DaemonMetrics {
       },
       { name: "linewatch_inflight_frames", help: "Frames in inference now", type: "gauge", samples: [{ value: this.sources.inflight() }] },
       { name: "linewatch_inference_busy_ratio", help: `Share of the last ${BUSY_WINDOW_MS / 1000} s the inference workers spent running the model, averaged over the workers (1: saturated; on the project's 2-core box p99 latency leaves its budget between 0.8 and 0.9, see bench/README.md)`, type: "gauge", samples: [{ value: this.sources.inferenceBusy() }] },
+      { name: "linewatch_inference_input_buffers_bytes", help: `Bytes of spare model-input buffers kept for the next batches: a backlog adds some, and each is let go after ${SPARE_IDLE_MS / 1000} s unused`, type: "gauge", samples: [{ value: this.sources.inputBuffers().bytes }] },
       { name: "linewatch_mqtt_connected", help: "1 while connected to the broker", type: "gauge", samples: [{ value: pub?.connected ? 1 : 0 }] },
       { name: "linewatch_mqtt_published_total", help: "Results acknowledged by the broker", type: "counter", samples: [{ value: pub?.published ?? 0 }] },
       { name: "linewatch_mqtt_publish_errors_total", help: "Result publishes that failed (then spooled)", type: "counter", samples: [{ value: pub?.publish_errors ?? 0 }] },

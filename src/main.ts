@@ -153,6 +153,7 @@ export class Daemon {
       archive: () => this.archive?.stats() ?? null,
       commands: () => this.commands?.stats() ?? { accepted: 0, rejected: 0, answers_best_effort: 0 },
       inferenceBusy: () => this.busy?.ratio() ?? 0,
+      inputBuffers: () => this.engine?.spareBuffers ?? { count: 0, bytes: 0 },
     });
     this.supervisor = setInterval(() => this.tick(), 1000);
     this.supervisor.unref();

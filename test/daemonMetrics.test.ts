@@ -17,6 +17,7 @@ function metrics(): MetricsRegistry {
     thumbnails: () => ({ rendered: 0, skipped: 0, errors: 0 }),
     commands: () => ({ accepted: 0, rejected: 0, answers_best_effort: 0 }),
     inferenceBusy: () => 0.625,
+    inputBuffers: () => ({ count: 3, bytes: 3 * 786_432 }),
   });
   return registry;
 }
@@ -47,5 +48,9 @@ describe("DaemonMetrics", () => {
 
   it("reports how busy the inference workers were", async () => {
     assert.equal(value(await metrics().render(), "linewatch_inference_busy_ratio"), 0.625);
+  });
+
+  it("reports the bytes of spare model-input buffers the engine holds", async () => {
+    assert.equal(value(await metrics().render(), "linewatch_inference_input_buffers_bytes"), 3 * 786_432);
   });
 });

@@ -107,6 +107,12 @@ export function batchesInFlight(workers: number | undefined): number {
 }
 
 /**
+ * How long a spare input buffer may sit unused before the engine lets it go, ms: a minute without
+ * a batch that needed it means the load that made it has passed.
+ */
+export const SPARE_IDLE_MS = 60_000;
+
+/**
  * An ONNX model in the process's inference workers. `open()` loads it with the first execution
  * provider that works (in one worker, then in as many more as {@link workerPlan} gives), checks
  * the ONNX against its manifest and warms every worker up; `run()` infers one batch of tiles on
@@ -120,8 +126,13 @@ export class InferenceEngine {
   private readonly host = InferenceHost.get();
   private readonly session = this.host.newSession();
   private closed = false;
-  /** Input buffers the worker handed back, for the next batches (no allocation per batch). */
-  private readonly spare: ArrayBuffer[] = [];
+  /**
+   * Input buffers the worker handed back, for the next batches (no allocation per batch), oldest
+   * return first; `at` is when each came back.
+   */
+  private readonly spare: { buf: ArrayBuffer; at: number }[] = [];
+  /** Milliseconds on a monotonic clock, for the spares' ages (a test may turn it forward). */
+  clock: () => number = () => performance.now();
   /** Feature banks sent to the worker, by the object they came from. */
   private readonly banks = new WeakMap<object, number>();
 
@@ -217,12 +228,32 @@ export class InferenceEngine {
   /**
    * A zeroed-or-stale buffer for `n` packed inputs, reused from earlier batches where one is big
    * enough. Fill it (e.g. with sampleTile on subarrays) and pass it to runPacked or runRaw.
+   *
+   * The smallest spare that fits is taken, the one back last among equals: the spares a backlog
+   * added beyond what the load keeps in use then sit untouched and are let go after
+   * {@link SPARE_IDLE_MS} (a buffer over glibc's mmap threshold goes back to the system when
+   * collected), instead of staying for the process's life.
    */
   inputBuffer(n: number): Float32Array {
     const bytes = n * this.inputSize * 4;
-    const i = this.spare.findIndex((b) => b.byteLength >= bytes);
-    const buf = i >= 0 ? this.spare.splice(i, 1)[0] : new ArrayBuffer(bytes);
+    this.trimSpares(this.clock());
+    let best = -1;
+    for (let i = this.spare.length - 1; i >= 0; i--) {
+      const len = this.spare[i].buf.byteLength;
+      if (len >= bytes && (best < 0 || len < this.spare[best].buf.byteLength)) best = i;
+    }
+    const buf = best >= 0 ? this.spare.splice(best, 1)[0].buf : new ArrayBuffer(bytes);
     return new Float32Array(buf, 0, n * this.inputSize);
+  }
+
+  /** Spare input buffers held for the next batches: how many and their bytes. */
+  get spareBuffers(): { count: number; bytes: number } {
+    return { count: this.spare.length, bytes: this.spare.reduce((sum, s) => sum + s.buf.byteLength, 0) };
+  }
+
+  /** Lets go of the spares unused for SPARE_IDLE_MS (the oldest are first). */
+  private trimSpares(now: number): void {
+    while (this.spare.length > 0 && now - this.spare[0].at > SPARE_IDLE_MS) this.spare.shift();
   }
 
   /**
@@ -237,7 +268,7 @@ export class InferenceEngine {
     if (reply.op === "error") throw new Error(`inference failed: ${reply.error}`);
     if (reply.op !== "run") throw new Error(`unexpected reply from the inference worker: ${reply.op}`);
     // Keep a few: the batches in flight, one being filled and one more.
-    if (this.spare.length < batchesInFlight(this.workers) + 2) this.spare.push(reply.input);
+    if (this.spare.length < batchesInFlight(this.workers) + 2) this.spare.push({ buf: reply.input, at: this.clock() });
     return reply;
   }
 

@@ -78,6 +78,39 @@ describe("InferenceEngine on the real model", { timeout: 120_000 }, () => {
     }
   });
 
+  it("keeps the input buffers batches hand back, takes the smallest that fits, and lets go of those a minute unused", async () => {
+    const bytes = (tiles: number) => tiles * engine.inputSize * 4;
+    const clock = engine.clock;
+    let now = clock() + 1e9;
+    engine.clock = () => now;
+    try {
+      engine.inputBuffer(1); // lets go of what the tests before left, all older than a minute now
+      assert.deepEqual(engine.spareBuffers, { count: 0, bytes: 0 });
+      // Three batches out at once: three new buffers, all back in the pool when they return.
+      const out = [engine.inputBuffer(4), engine.inputBuffer(4), engine.inputBuffer(2)];
+      await Promise.all(out.map((b) => engine.runRaw(b, b.length / engine.inputSize)));
+      assert.deepEqual(engine.spareBuffers, { count: 3, bytes: bytes(10) });
+      const one = engine.inputBuffer(1);
+      assert.equal(one.buffer.byteLength, bytes(2), "the smallest spare that fits");
+      await engine.runRaw(one, 1);
+      // Half a minute on, a batch of 3 takes one of the 4-tile buffers and hands it back.
+      now += 30_000;
+      const three = engine.inputBuffer(3);
+      assert.equal(three.buffer.byteLength, bytes(4));
+      await engine.runRaw(three, 3);
+      assert.deepEqual(engine.spareBuffers, { count: 3, bytes: bytes(10) });
+      // A minute after the first batches, only the buffer used since is kept.
+      now += 31_000;
+      const next = engine.inputBuffer(1);
+      assert.equal(next.buffer.byteLength, bytes(4));
+      assert.deepEqual(engine.spareBuffers, { count: 0, bytes: 0 });
+      await engine.runRaw(next, 1);
+      assert.deepEqual(engine.spareBuffers, { count: 1, bytes: bytes(4) });
+    } finally {
+      engine.clock = clock;
+    }
+  });
+
   it("gives the same answer for the same image, alone or in a batch", async () => {
     const img = { width: 300, height: 200, format: "GRAY8" as const, data: new Uint8Array(300 * 200).map((_, i) => (i * 7) % 251) };
     const a = await inspectImage(engine, img, { tiling: { mode: "grid", tile: 128, overlap: 16 }, batchMax: 1 });
