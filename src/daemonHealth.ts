@@ -5,6 +5,7 @@
 import type { CameraStats } from "./capture/camera.js";
 import type { CameraConfig } from "./config/schema.js";
 import type { CameraStatus } from "./publish/topics.js";
+import { roundBusy } from "./service/busyMeter.js";
 import type { HealthReport } from "./service/healthServer.js";
 import { version } from "./version.js";
 
@@ -48,6 +49,6 @@ export function healthReport(input: HealthInput): HealthReport {
   return {
     ok: reasons.length === 0,
     reasons,
-    details: { version, device: input.device, model: input.model?.name ?? null, provider: input.model?.provider ?? null, mqtt_connected: input.mqtt_connected, inference_busy: input.inference_busy == null ? null : Math.round(input.inference_busy * 1000) / 1000, cameras },
+    details: { version, device: input.device, model: input.model?.name ?? null, provider: input.model?.provider ?? null, mqtt_connected: input.mqtt_connected, inference_busy: input.inference_busy == null ? null : roundBusy(input.inference_busy), cameras },
   };
 }

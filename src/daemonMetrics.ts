@@ -28,6 +28,14 @@ export interface CameraCounters {
   buffers_allocated?: number;
 }
 
+/**
+ * Frames of a camera dropped because inference fell behind: in its appsink (capture's count) and
+ * pushed out of the pipeline's queue. The metric and the journal's load notices both count this.
+ */
+export function framesDropped(c: Pick<CameraCounters, "dropped">, p: Pick<CameraPipelineStats, "dropped">): number {
+  return c.dropped + p.dropped;
+}
+
 /** Where the metrics read their counters. */
 export interface MetricSources {
   cameras: () => CameraCounters[];
@@ -118,7 +126,7 @@ export class DaemonMetrics {
       per("linewatch_camera_restarts_total", "Capture restarts after errors", "counter", (c) => c.restarts),
       per("linewatch_camera_errors_total", "Capture errors", "counter", (c) => c.errors),
       per("linewatch_frame_buffers_allocated_total", "Frame buffers capture allocated because none was back in its pool: flat once a camera runs, rising when frames are not given back", "counter", (c) => c.buffers_allocated ?? 0),
-      per("linewatch_frames_dropped_total", "Frames not inspected because inference fell behind: dropped in the camera's appsink while the pipeline had no room (capture takes a frame only then), or waiting frames pushed out, oldest first", "counter", (c, p) => p.dropped + c.dropped),
+      per("linewatch_frames_dropped_total", "Frames not inspected because inference fell behind: dropped in the camera's appsink while the pipeline had no room (capture takes a frame only then), or waiting frames pushed out, oldest first", "counter", framesDropped),
       per("linewatch_frames_bad_total", "Frames skipped as malformed: by capture (empty, wrong size, unknown format) or the pipeline (ROI outside the frame)", "counter", (c, p) => p.bad_frames + c.skipped),
       per("linewatch_frames_failed_total", "Frames whose inference failed", "counter", (_c, p) => p.inference_errors),
       per("linewatch_frames_decided_total", "Frames decided", "counter", (_c, p) => p.decided),

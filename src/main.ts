@@ -18,7 +18,7 @@ import { MqttPublisher } from "./publish/mqttPublisher.js";
 import { ThumbnailRenderer } from "./publish/thumbnail.js";
 import { RejectArchive } from "./publish/rejectArchive.js";
 import type { CameraStatus } from "./publish/topics.js";
-import { DaemonMetrics } from "./daemonMetrics.js";
+import { DaemonMetrics, framesDropped } from "./daemonMetrics.js";
 import { allocator } from "./service/allocator.js";
 import { BusyMeter } from "./service/busyMeter.js";
 import { CameraViews } from "./service/cameraView.js";
@@ -252,7 +252,7 @@ export class Daemon {
   private watchLoad(): void {
     const pipeline = this.pipeline;
     if (!pipeline || !this.busy || !this.loadWatch) return;
-    const dropped = new Map(this.cameras.map((c) => [c.id, c.stats().dropped + pipeline.stats(c.id).dropped]));
+    const dropped = new Map(this.cameras.map((c) => [c.id, framesDropped(c.stats(), pipeline.stats(c.id))]));
     const notice = this.loadWatch.observe(performance.now(), dropped, this.busy.ratio());
     if (!notice) return;
     const { level, msg, ...fields } = notice;

@@ -267,8 +267,9 @@ export class InferenceEngine {
     const reply = await this.host.request({ op: "run", session: this.session, id: this.host.newId(), n, input, ...opts }, [input.buffer as ArrayBuffer], worker);
     if (reply.op === "error") throw new Error(`inference failed: ${reply.error}`);
     if (reply.op !== "run") throw new Error(`unexpected reply from the inference worker: ${reply.op}`);
-    // Keep a few: the batches in flight, one being filled and one more.
-    if (this.spare.length < batchesInFlight(this.workers) + 2) this.spare.push({ buf: reply.input, at: this.clock() });
+    // Keep a few: the batches in flight, one being filled and one more; past that, the one unused longest goes.
+    this.spare.push({ buf: reply.input, at: this.clock() });
+    if (this.spare.length > batchesInFlight(this.workers) + 2) this.spare.shift();
     return reply;
   }
 

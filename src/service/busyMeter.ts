@@ -13,6 +13,9 @@
 /** The window {@link BusyMeter} takes its share over by default, ms. */
 export const BUSY_WINDOW_MS = 10_000;
 
+/** A busy share as /healthz and the journal give it, to three decimals (the metric keeps them all). */
+export const roundBusy = (ratio: number): number => Math.round(ratio * 1000) / 1000;
+
 export class BusyMeter {
   private readonly ends: Float64Array;
   private readonly durations: Float64Array;

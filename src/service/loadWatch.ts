@@ -1,4 +1,4 @@
-import { BUSY_WINDOW_MS } from "./busyMeter.js";
+import { BUSY_WINDOW_MS, roundBusy } from "./busyMeter.js";
 
 /** What {@link LoadWatch.observe} says, when it has something to say. */
 export type LoadNotice =
@@ -46,7 +46,7 @@ export class LoadWatch {
     }
     this.periodStart = now;
     this.droppedAtStart = new Map(droppedByCamera);
-    const b = Math.round(busy * 1000) / 1000;
+    const b = roundBusy(busy);
     // The period actually measured: a tick can come a little late.
     const secs = Math.round(elapsed / 1000);
     if (dropped > 0) {

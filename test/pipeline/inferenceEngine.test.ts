@@ -106,6 +106,11 @@ describe("InferenceEngine on the real model", { timeout: 120_000 }, () => {
       assert.deepEqual(engine.spareBuffers, { count: 0, bytes: 0 });
       await engine.runRaw(next, 1);
       assert.deepEqual(engine.spareBuffers, { count: 1, bytes: bytes(4) });
+      // Never more than the batches in flight and two more (one worker: 4), whatever comes back.
+      const many = [engine.inputBuffer(4), ...Array.from({ length: 5 }, () => engine.inputBuffer(1))];
+      await Promise.all(many.map((b) => engine.runRaw(b, b.length / engine.inputSize)));
+      // They come back in order, so the four kept are the 1-tile ones: the 4-tile one, back first, went.
+      assert.deepEqual(engine.spareBuffers, { count: 4, bytes: bytes(4) });
     } finally {
       engine.clock = clock;
     }
