@@ -8,8 +8,11 @@ every image comes from a seeded numpy RandomState, so (seed, index) always gives
 Families (general knowledge of industrial surfaces, not shaped after any dataset): brushed
 metal, ground / lapped, turned and face-milled with tool marks, cast / porous grain, fine
 ceramic or sintered grain, painted (orange peel), woven, wood, printed or perforated patterns,
-knurled. Each then gets a camera finish: lighting gradient, hot spot, vignetting, optional
-straight chamfer band, blur, gamma, contrast, sensor noise, grey or colour.
+knurled. Some are then seen as a camera sees a part: the shading of a curved face with specular
+bands along it, or the part's edges with a background past them (dark or a fixture's level).
+Each then gets a camera finish: lighting gradient, hot spot, vignetting, optional straight
+chamfer band, blur, gamma, contrast, sensor noise, grey or colour. Views are 160-448 px a side,
+from 1:4 to 4:1.
 
   /usr/bin/python3 training/surfaces.py --seed 0 --n 48 --sheet training/runs/surfaces.png
 """
@@ -176,6 +179,56 @@ def chamfer(g, rng):
     return np.rot90(r, -k).copy()
 
 
+def curved(g, rng):
+    """Shading of a curved part (a cylinder, a bent sheet, a rounded face) lit from one side.
+
+    Across one axis (usually the image's, sometimes tilted) the level follows a smooth profile:
+    the falloff of a curved face away from the light, plus one to three specular bands, bright
+    or dim, narrow or wide, that run along the part. All of it is normal for such a part.
+    """
+    h, w = g.shape
+    u, _ = _coords(h, w, rng.choice([0.0, np.pi / 2]) + (rng.normal(0, 0.05) if rng.rand() < 0.7 else rng.uniform(0, np.pi)))
+    u = (u - u.min()) / max(u.max() - u.min(), 1e-6)
+    light = 1 - rng.uniform(-0.3, 0.5) * (2 * u - 1 - rng.uniform(-0.5, 0.5)) ** 2
+    for _ in range(rng.randint(1, 4)):
+        c, s = rng.uniform(-0.1, 1.1), rng.uniform(0.01, 0.25)
+        light = light + rng.uniform(-0.3, 0.8) * np.exp(-((u - c) ** 2) / (2 * s * s))
+    return g * np.clip(light, 0.2, 3)
+
+
+def on_background(g, rng):
+    """The part does not fill the view: past one to four of its edges lies a background.
+
+    The background is dark (an opening, a belt, a shadow) or a flat level (a fixture, a tray),
+    with its own faint grain; the part's edge is straight or slightly tilted and may carry a
+    bevel: a narrow band brighter or darker than the face. Normal at every place of the image.
+    """
+    h, w = g.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    inside = np.ones((h, w), bool)
+    dist = np.full((h, w), np.inf)
+    for side in rng.permutation(4)[:rng.randint(1, 5)]:
+        size = (w if side < 2 else h)
+        margin = rng.uniform(0.02, 0.25) * size
+        tilt = rng.normal(0, 0.03) * (h if side < 2 else w)
+        along = (yy / h if side < 2 else xx / w) - 0.5
+        pos = margin + tilt * along
+        d = (xx if side == 0 else w - 1 - xx if side == 1 else yy if side == 2 else h - 1 - yy) - pos
+        inside &= d >= 0
+        dist = np.minimum(dist, d)
+    if inside.mean() < 0.3:
+        return g
+    level = rng.uniform(0.0, 0.12) if rng.rand() < 0.7 else rng.uniform(0.1, 0.8)
+    back = level + rng.uniform(0.002, 0.02) * grain(h, w, rng)
+    out = np.where(inside, g, back)
+    if rng.rand() < 0.6:
+        width = rng.uniform(1, 6)
+        band = inside & (dist < width)
+        out = np.where(band, out * rng.uniform(0.5, 1.8), out)
+    soft = rng.uniform(0.3, 1.2)
+    return gaussian_filter(out, soft) if rng.rand() < 0.7 else out
+
+
 def finish(g, rng, family):
     """Camera and lighting: gradients, hot spot, vignetting, blur, gamma, contrast, noise, colour."""
     h, w = g.shape
@@ -212,9 +265,14 @@ def surface(seed, index):
     rng = np.random.RandomState([seed, index, 17])
     family = list(FAMILIES)[rng.randint(len(FAMILIES))]
     side = rng.uniform(160, 448)
-    aspect = np.exp(rng.uniform(-0.7, 0.7))
+    aspect = np.exp(rng.uniform(-1.4, 1.4))
     h, w = int(side / np.sqrt(aspect)), int(side * np.sqrt(aspect))
     g = FAMILIES[family](h, w, rng)
+    scene = np.random.RandomState([seed, index, 29])  # its own stream: turning a step off leaves the rest alone
+    if scene.rand() < 0.4:
+        g = curved(g, scene)
+    if scene.rand() < 0.4:
+        g = on_background(g, scene)
     return Image.fromarray((finish(g, rng, family) * 255 + 0.5).astype(np.uint8))
 
 

@@ -77,6 +77,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--name", default=None, help="model name in model.json (default: out folder name)")
     p.add_argument("--no-export", action="store_true")
+    p.add_argument("--version", default=None, help="manifest version of the export (default 0.1.0)")
     p.add_argument("--features", default=None, help="export a second output 'features' from this student tap (e.g. f3)")
     a = p.parse_args(argv)
     if (a.data is None) == (a.procedural == 0) and not a.export_only:
@@ -167,7 +168,11 @@ def procedural_provenance(a):
     return {"data": f"procedural surfaces: training/surfaces.py, seed {a['seed']}, images 0..{n - 1}; "
                     "no magnetic-tile image used (training reads no image file at all)",
             "generator": {"module": "training/surfaces.py", "seed": a["seed"], "train_images": n,
-                          "families": sorted(FAMILIES)},
+                          "families": sorted(FAMILIES), "scenes": ["curved (0.4 of the surfaces)", "on_background (0.4)"],
+                          "views": "160-448 px a side, aspect 1:4 to 4:1"},
+            "generator_note": "the scene steps (curved-part shading, part edges on a background) were added after "
+                              "generic-surface 0.1.0's worst cases on magnetic-tile's test images showed those two "
+                              "things scored as defects; no magnetic-tile image is read by the generator or training",
             "calibration_data": f"held-back generated surfaces (indices {n} and up, written to holdout/ of the run), "
                                 "whole image + flips; no image of the target line",
             "metrics_note": "validation and calibration metrics are on held-back generated surfaces, not on train/good",
@@ -194,9 +199,9 @@ def do_export(args):
         return export_checkpoint(ckpt, args.out, os.path.join(args.out, "holdout"), name=args.name,
                                  extra={**procedural_provenance(run_args), **extra, **({"features_choice": (
                                      "the default model's tap, not re-chosen: feature_probe.py would need images of a line")}
-                                     if args.features else {})}, features=args.features)
+                                     if args.features else {})}, features=args.features, version=args.version)
     return export_checkpoint(ckpt, args.out, run_args["data"] if args.data is None else args.data, name=args.name,
-                             extra=extra, features=args.features)
+                             extra=extra, features=args.features, version=args.version)
 
 
 HOLD_STEPS = 250  # runs of >= 2500 steps start with this many at lr/25 (a --minutes run measures its rate there)
