@@ -195,6 +195,9 @@ def init_chain(path):
         prev = torch.load(found, map_location="cpu")
         out.append({"checkpoint": path, "command": prev["command"], "train_seconds": prev["train_seconds"],
                     "device": prev.get("device", "cpu"), "teacher": prev.get("teacher")})
+        if "rebuilt_from" in prev:  # from_onnx.py: the runs before it are in the manifest it read
+            out[-1]["rebuilt_from"] = prev["rebuilt_from"]
+            out.extend(prev.get("earlier_runs", []))
         path = prev["args"].get("init")
     return out
 

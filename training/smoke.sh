@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI smoke test of the training toolchain (< 2 min on 2 cores, no network, no shared/ data):
 # makes 8 procedural images (mixed sizes, gray and colour) and a tiny MVTec-layout test set,
-# then: student training + export, determinism (same seed -> same weights), a generic model on
+# then: student training + export, determinism (same seed -> same weights), a checkpoint rebuilt
+# from the export and trained on (from_onnx.py), a generic model on
 # generated surfaces with a features output, feature-bank
 # teacher (random backbone), distillation from it, distillation from files beside the
 # images, INT8/FP16 variants (quantize.py), and the python evaluation. Every exported model goes through check_model.py
@@ -61,6 +62,11 @@ if bad:
     sys.exit(f"smoke: same seed gave different weights: {bad[:3]}")
 print("smoke: same seed -> identical weights (0 and 2 loader workers)")
 PY
+
+echo "smoke: a trainable checkpoint rebuilt from the export (from_onnx.py), trained on"
+$py "$here/from_onnx.py" --model "$tmp/s1" --data "$data" --out "$tmp/rb/student.pt" --views 8
+$py "$here/train.py" "${common[@]}" --out "$tmp/ft" --seed 4 --holdout-seed 3 --init "$tmp/rb/student.pt"
+$py "$here/check_model.py" "$tmp/ft" $ort
 
 if [ -z "$ort" ]; then
   echo "smoke: INT8 (QDQ) and FP16 variants"

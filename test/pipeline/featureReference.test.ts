@@ -34,8 +34,6 @@ function paste(img: InspectImage, fill: (x: number, y: number) => number) {
   return { image: { ...img, data }, square: { x0, y0, side } };
 }
 
-const maxOf = (m: Float32Array) => m.reduce((a, b) => Math.max(a, b), -Infinity);
-
 describe("feature reference (memory bank) on the real model", { timeout: 120_000 }, () => {
   let engine: InferenceEngine;
   let good: InspectImage[];
@@ -71,7 +69,9 @@ describe("feature reference (memory bank) on the real model", { timeout: 120_000
   it("raises the map where a texture the good parts never showed is pasted, and only there", async () => {
     // Another camera's tile pasted in: the model alone may or may not flag it; the bank's distance
     // does. The bank's calibration is sharpened 20x so its part of the fused map dominates and the
-    // test sees the search itself (which bank, which patches, where).
+    // test sees the search itself (which bank, which patches, where). The maps are compared region
+    // by region, not by their maxima: a good image's own border can be as far from a two-image bank
+    // as the paste (with magtile-student 0.5.0, this image's bottom edge is).
     const f = ref as FeatureReference;
     const sharp: FeatureReference = { ...f, bank: { ...f.bank, calibration: { ...f.bank.calibration, scale: f.bank.calibration.scale / 20 } } };
     const other = good[2];
@@ -80,12 +80,19 @@ describe("feature reference (memory bank) on the real model", { timeout: 120_000
     const d = await inspectImage(engine, pasted, { ...opts, reference: sharp });
     const clean = await inspectImage(engine, other, { ...opts, reference: sharp });
     assert.ok(d.score > plain.score + 1, `pasted: ${d.score} with the reference, ${plain.score} without`);
-    assert.ok(d.score > clean.score, `pasted ${d.score}, the same part without the paste ${clean.score}`);
+    const near = other.width / 16, far = other.width / 8;
+    let inPasted = -Infinity, inClean = -Infinity, outDiff = 0;
     const m = d.map;
-    const peak = m.data.indexOf(maxOf(m.data));
-    const px = ((peak % m.width) + 0.5) * m.step, py = (Math.floor(peak / m.width) + 0.5) * m.step;
-    const margin = other.width / 16;
-    assert.ok(px > square.x0 - margin && px < square.x0 + square.side + margin && py > square.y0 - margin && py < square.y0 + square.side + margin, `peak at ${px},${py}, square ${JSON.stringify(square)}`);
+    for (let i = 0; i < m.data.length; i++) {
+      const px = ((i % m.width) + 0.5) * m.step, py = (Math.floor(i / m.width) + 0.5) * m.step;
+      const dist = Math.max(square.x0 - px, px - square.x0 - square.side, square.y0 - py, py - square.y0 - square.side);
+      if (dist < near) {
+        inPasted = Math.max(inPasted, m.data[i]);
+        inClean = Math.max(inClean, clean.map.data[i]);
+      } else if (dist > far) outDiff = Math.max(outDiff, Math.abs(m.data[i] - clean.map.data[i]));
+    }
+    assert.ok(inPasted > inClean + 3, `over the square: ${inPasted} pasted, ${inClean} the same part without the paste`);
+    assert.ok(outDiff < 2, `away from the square the map moved by up to ${outDiff}`);
   });
 
   it("scores a good image it was not built from lower than one with a foreign texture pasted in", async () => {
