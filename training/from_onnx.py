@@ -13,13 +13,15 @@ mode (batch statistics close to the running ones).
 
 It checks itself: the rebuilt network, exported again, must reproduce the manifest's self-test
 (the map's mean and maximum on a fixed input), and its held-back validation is printed beside
-the one recorded at training time (same split: --holdout and the manifest's holdout files).
+the one recorded at training time (the manifest's holdout files, the recorded run's holdout seed).
 """
 import argparse
 import json
 import os
 import re
+import shlex
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import onnx
@@ -28,9 +30,10 @@ import torch.nn as nn
 from onnx import numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import list_images, load_rgb, random_view, to_tensor_batch  # noqa: E402
+from data import list_images, load_rgb, to_tensor_batch  # noqa: E402
+from export import selftest  # noqa: E402  (the same fixed input export.py recorded)
 from nets import Exported, Student  # noqa: E402
-from synth import synthesize  # noqa: E402
+from train import make_batch, make_valset, parse_args, validate  # noqa: E402
 
 CONV_NAME = re.compile(r"^(?:/net)?/(.+)/Conv$")  # torch 1.13's scoped node names: /s2/s2.0/s2.0.0/Conv
 
@@ -116,16 +119,15 @@ def restore_statistics(net, bns, views, mean, std, bs=16):
         bn.bias.data.copy_((mu + folded_bias.double()).float())
 
 
-def training_views(paths, size, n, seed, anomaly_p=0.6):
-    """n views as train.py makes them (random crops, flips, synthetic anomalies on a share)."""
+def training_views(paths, size, n, seed, anomaly_p, bs=16):
+    """n views as train.py makes them (its make_batch: random crops, flips, synthetic anomalies
+    on a share anomaly_p), drawn bs at a time from one seeded stream."""
     rng = np.random.RandomState(seed)
     ims = [load_rgb(p) for p in paths]
     out = []
-    for _ in range(n):
-        v = random_view(ims[rng.randint(len(ims))], size, rng)
-        if rng.rand() < anomaly_p:
-            v, _m = synthesize(v, rng, random_view(ims[rng.randint(len(ims))], size, rng))
-        out.append(v)
+    while len(out) < n:
+        args = SimpleNamespace(batch=min(bs, n - len(out)), size=size, anomaly_p=anomaly_p)
+        out.extend(make_batch(ims, paths, rng, args)[0])
     return out
 
 
@@ -144,19 +146,20 @@ def main(argv=None):
     prov, inp = manifest["provenance"], manifest["input"]
     size, mean, std = inp["height"], inp["mean"], inp["std"]
     graph = onnx.load(os.path.join(a.model, "model.onnx")).graph
-    net = Student(width_of(manifest))
+    width = width_of(manifest)
+    net = Student(width)
     bns = load_folded(net, graph)
 
     features = manifest["outputs"].get("features") and re.search(r"student tap (\w+)", prov.get("features", ""))
     tap = features.group(1) if features else None
-    from export import selftest  # the same fixed input export.py recorded
+    run = parse_args(shlex.split(prov["command"])[2:])  # "/usr/bin/python3 training/train.py ARGS"
     before = selftest(Exported(net, features=tap).eval(), size)
     hold = set(prov["holdout_files"])
     train_paths = [q for q in list_images(a.data) if os.path.basename(q) not in hold]
     if len(train_paths) != prov["train_images"]:
         raise SystemExit(f"{a.data}: {len(train_paths)} training images, the manifest says {prov['train_images']}")
     print(f"statistics of {len(bns)} batch norms over {a.views} training views ...", flush=True)
-    restore_statistics(net, bns, training_views(train_paths, size, a.views, a.seed), mean, std)
+    restore_statistics(net, bns, training_views(train_paths, size, a.views, a.seed, run.anomaly_p), mean, std)
     after = selftest(Exported(net, features=tap).eval(), size)
     for name, t in (("folded", before), ("restored", after)):
         err = max(abs(x - y) for k in ("mean", "max") for x, y in zip(t[k], prov["selftest"][k]))
@@ -165,16 +168,12 @@ def main(argv=None):
             raise SystemExit("the rebuilt network does not reproduce the export's self-test")
 
     hold_paths = [os.path.join(a.data, n) for n in prov["holdout_files"]]
-    from train import make_valset, validate
-    hseed = prov["seed"] if "holdout_seed" not in prov else prov["holdout_seed"]
-    m = re.search(r"--holdout-seed (\d+)", prov.get("command", ""))
-    hseed = int(m.group(1)) if m else hseed
+    hseed = run.seed if run.holdout_seed is None else run.holdout_seed  # as train.py's main
     val = validate(net, make_valset([load_rgb(q) for q in hold_paths], hseed, size), size, mean, std)
     recorded = prov["metrics"]["validation (held-back train/good + synthetic anomalies)"]
     print(f"held-back validation: {json.dumps({k: round(v, 4) for k, v in val.items()})}; recorded at training: "
           f"{json.dumps({k: round(v, 4) for k, v in recorded.items()})}", flush=True)
 
-    width = width_of(manifest)
     ckpt = {"state": {k: w.detach().clone() for k, w in net.state_dict().items()}, "width": width, "size": size,
             "mean": mean, "std": std,
             "args": {"seed": prov["seed"], "steps": prov.get("steps"), "batch": prov.get("batch"), "width": width,
