@@ -4,8 +4,8 @@ import { after, before, describe, it } from "node:test";
 import { firstValueFrom, lastValueFrom, Subject, toArray } from "rxjs";
 import { cameraSchema, type CameraConfig } from "../../src/config/camera.js";
 import { defaultModelDir } from "../../src/config/load.js";
-import { InferenceEngine } from "../../src/pipeline/inferenceEngine.js";
-import { InspectionPipeline } from "../../src/pipeline/pipeline.js";
+import { InferenceEngine, type BatchResult } from "../../src/pipeline/inferenceEngine.js";
+import { InspectionPipeline, type Inferencer } from "../../src/pipeline/pipeline.js";
 import { stitchKernel } from "../../src/pipeline/stitch.js";
 import { createLogger } from "../../src/service/logger.js";
 import type { Frame } from "../../src/types.js";
@@ -110,9 +110,34 @@ describe("InspectionPipeline on the real model", { timeout: 120_000 }, () => {
 
   it("shares a frame's tiles among idle workers at once instead of waiting to fill a batch", async () => {
     // 64x48 in 32 px tiles with 8 px overlap: 3 x 2 = 6 tiles, a batch of up to 8.
+    // The real engine, each reply held until a second batch has been sent (or 2 s have passed):
+    // with both workers kept busy the split cannot depend on whether the first batch comes back
+    // before the last tiles are sampled (then the rest is shared again, e.g. 3 + 2 + 1).
+    const heldUntilSecond = (): Inferencer => {
+      let sent = 0;
+      let open = () => {};
+      const second = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2_000);
+        open = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      const hold = async (reply: Promise<BatchResult>) => {
+        if (++sent === 2) open();
+        return (await Promise.all([reply, second]))[0];
+      };
+      return {
+        manifest: engine.manifest,
+        workers: engine.workers,
+        run: (tiles) => hold(engine.run(tiles)),
+        inputBuffer: (n) => engine.inputBuffer(n),
+        runPacked: (input, tiles) => hold(engine.runPacked(input, tiles)),
+      };
+    };
     const once = async (earlySend: boolean, waitMs: number) => {
       const sizes: number[] = [];
-      const p = new InspectionPipeline({ cameras: [cam("a", { mode: "grid", tile: 32, overlap: 8 })], settings: { ...settings, batch_max_tiles: 8, batch_max_wait_ms: waitMs }, engine, log, earlySend, onBatch: (n) => sizes.push(n) });
+      const p = new InspectionPipeline({ cameras: [cam("a", { mode: "grid", tile: 32, overlap: 8 })], settings: { ...settings, batch_max_tiles: 8, batch_max_wait_ms: waitMs }, engine: earlySend ? heldUntilSecond() : engine, log, earlySend, onBatch: (n) => sizes.push(n) });
       const frames = new Subject<Frame>();
       const t0 = performance.now();
       // The frames stay open: nothing but the pipeline's own rules sends the batch.
