@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import list_images, load_rgb, to_tensor_batch  # noqa: E402
 from export import selftest  # noqa: E402  (the same fixed input export.py recorded)
 from nets import Exported, Student  # noqa: E402
-from train import make_batch, make_valset, parse_args, validate  # noqa: E402
+from train import holdout_seed, make_batch, make_valset, parse_args, validate  # noqa: E402
 
 CONV_NAME = re.compile(r"^(?:/net)?/(.+)/Conv$")  # torch 1.13's scoped node names: /s2/s2.0/s2.0.0/Conv
 
@@ -168,7 +168,7 @@ def main(argv=None):
             raise SystemExit("the rebuilt network does not reproduce the export's self-test")
 
     hold_paths = [os.path.join(a.data, n) for n in prov["holdout_files"]]
-    hseed = run.seed if run.holdout_seed is None else run.holdout_seed  # as train.py's main
+    hseed = holdout_seed(run)
     val = validate(net, make_valset([load_rgb(q) for q in hold_paths], hseed, size), size, mean, std)
     recorded = prov["metrics"]["validation (held-back train/good + synthetic anomalies)"]
     print(f"held-back validation: {json.dumps({k: round(v, 4) for k, v in val.items()})}; recorded at training: "

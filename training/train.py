@@ -90,6 +90,11 @@ def parse_args(argv=None):
     return a
 
 
+def holdout_seed(args):
+    """Seed of the held-back split and its validation defects: --holdout-seed, else --seed."""
+    return args.seed if args.holdout_seed is None else args.holdout_seed
+
+
 def seed_all(seed, threads, device="cpu"):
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -293,7 +298,7 @@ def main(argv=None):
     if args.export_only:
         do_export(args)
         return
-    hseed = args.seed if args.holdout_seed is None else args.holdout_seed
+    hseed = holdout_seed(args)
     if args.procedural:
         ims, train_p, hold, hold_p = procedural_data(args)
     else:
