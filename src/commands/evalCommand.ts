@@ -1,9 +1,11 @@
+import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Tiling } from "../config/schema.js";
 import { drawShots, readDataset } from "../eval/dataset.js";
 import { loadImage, type RawImage } from "../eval/loadImage.js";
 import { reportJson, writeReport } from "../eval/report.js";
 import { runEval } from "../eval/runEval.js";
+import { compareWithBaseline, parseScoresCsv, type ScoreRow } from "../eval/scoresFile.js";
 import { InferenceEngine, ModelError } from "../pipeline/inferenceEngine.js";
 import { inspectImage, type InspectImage } from "../pipeline/inspect.js";
 import { buildReference, type Reference } from "../pipeline/reference.js";
@@ -25,8 +27,10 @@ export function asInspectImage(img: RawImage): InspectImage {
 }
 
 /**
- * `linewatch eval --model DIR --dataset DIR [--shots K] [--seed S] [--out DIR] [--json]`: every test
- * image through the daemon's own tile -> infer -> stitch -> decide code, then the metrics.
+ * `linewatch eval --model DIR --dataset DIR [--shots K] [--seed S] [--out DIR] [--json]
+ * [--baseline SCORES_CSV]`: every test image through the daemon's own tile -> infer -> stitch ->
+ * decide code, then the metrics; with --baseline, image AUROC against an earlier run's
+ * scores.csv (from --out) image by image.
  */
 export async function evalCommand(args: string[]): Promise<number> {
   let o;
@@ -43,6 +47,7 @@ export async function evalCommand(args: string[]): Promise<number> {
         tiling: { type: "string", default: "resize" },
         batch: { type: "string", default: "8" },
         threads: { type: "string", default: "0" },
+        baseline: { type: "string" },
       },
       ["model", "dataset"],
     );
@@ -61,6 +66,15 @@ export async function evalCommand(args: string[]): Promise<number> {
   } catch (err) {
     process.stderr.write(`linewatch eval: ${(err as Error).message}\n`);
     return 2;
+  }
+  let baseline: ScoreRow[] | null = null;
+  if (o.baseline !== undefined) {
+    try {
+      baseline = parseScoresCsv(await readFile(resolve(o.baseline), "utf8"), o.baseline);
+    } catch (err) {
+      process.stderr.write(`linewatch eval: --baseline ${(err as Error).message}\n`);
+      return 2;
+    }
   }
   const log = createLogger("warn", process.stderr);
   let engine: InferenceEngine;
@@ -94,7 +108,15 @@ export async function evalCommand(args: string[]): Promise<number> {
       },
       { thresholds },
     );
-    const meta = { model: `${m.name} ${m.version}`, dataset: resolve(o.dataset!), shots, seed, thresholds, reference: reference?.kind ?? "none" };
+    const meta = {
+      model: `${m.name} ${m.version}`,
+      dataset: resolve(o.dataset!),
+      shots,
+      seed,
+      thresholds,
+      reference: reference?.kind ?? "none",
+      ...(baseline === null ? {} : { baseline: compareWithBaseline(run.results, run.evaluation.image_pro, baseline, o.baseline!) }),
+    };
     if (o.out) {
       const files = await writeReport(resolve(o.out), run.evaluation, run.results, meta);
       process.stderr.write(`report written: ${Object.values(files).join(", ")}\n`);
@@ -107,8 +129,15 @@ export async function evalCommand(args: string[]): Promise<number> {
         `${meta.model} on ${meta.dataset} (${json.images} images, shots ${shots}):\n` +
           `  image AUROC ${f(json.image_auroc)}  pixel AUROC ${f(json.pixel_auroc)}  AUPRO ${f(json.aupro)}\n` +
           `  image F1max ${f(json.image_f1_max)}  pixel F1max ${f(json.pixel_f1_max)}  IoU normal ${f(json.iou_normal)}  IoU anomalous ${f(json.iou_anomalous)}\n` +
+          `  95 %: image AUROC ${f(json.image_auroc_ci95[0])}-${f(json.image_auroc_ci95[1])}  AUPRO ${f(json.aupro_ci95[0])}-${f(json.aupro_ci95[1])}\n` +
           `  ${json.ms_per_image.toFixed(1)} ms/image\n`,
       );
+      for (const [name, b] of json.baseline ? ([["image AUROC", json.baseline.image_auroc], ["AUPRO", json.baseline.aupro]] as const) : []) {
+        process.stdout.write(
+          `  ${name} against ${json.baseline!.file} (${f(b.baseline)}): difference ${f(b.difference)}, ` +
+            `paired 95 % ${f(b.interval[0])} to ${f(b.interval[1])}, not better in ${(100 * b.share_not_better).toFixed(1)} % of resamples\n`,
+        );
+      }
     }
     return 0;
   } catch (err) {

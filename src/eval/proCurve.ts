@@ -43,6 +43,12 @@ export function packPositive(score: number, region: number): number {
   return scoreKey(score) * ID_SPAN + region;
 }
 
+/** The score key (scoreKey) and region id of a packed defect pixel: packPositive undone. */
+export function unpackPositive(packed: number): [key: number, region: number] {
+  const key = Math.floor(packed / ID_SPAN);
+  return [key, packed - key * ID_SPAN];
+}
+
 /** PRO analysis of one set of images. */
 export interface ProResult {
   /** Normalised area under the PRO curve up to FPR 0.3, 0..1. NaN without regions or normal pixels. */

@@ -1,12 +1,13 @@
 /**
- * The files of `linewatch eval --out DIR`: metrics.json, curves.json, report.md, curves.png
- * and worst.png.
+ * The files of `linewatch eval --out DIR`: metrics.json, curves.json, report.md, curves.png,
+ * worst.png and scores.csv.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fmt, renderCurves } from "./curvesPlot.js";
 import type { EvalMetrics, Evaluation, ImageResult, MetricSet, Thresholds } from "./metrics.js";
 import { PRO_FPR_LIMIT } from "./proCurve.js";
+import { type BaselineComparison, scoresCsv } from "./scoresFile.js";
 import { renderWorstGrid, worstCases } from "./worstGrid.js";
 
 /** What was evaluated, for the record. */
@@ -23,6 +24,8 @@ export interface ReportMeta {
   thresholds: Thresholds;
   /** Kind of few-shot reference: "features", "map-stats", or "none". */
   reference?: string;
+  /** The comparison with an earlier run's scores.csv (--baseline). */
+  baseline?: BaselineComparison;
 }
 
 /** The JSON object of `--json` and metrics.json: every metric, then what was evaluated. */
@@ -34,6 +37,7 @@ export type ReportJson = EvalMetrics & {
   reference: string;
   threshold_image: number;
   threshold_pixel: number;
+  baseline?: BaselineComparison;
 };
 
 /** Paths of the files written. */
@@ -43,6 +47,7 @@ export interface ReportFiles {
   report_md: string;
   curves_png: string;
   worst_png: string;
+  scores_csv: string;
 }
 
 /** Options of writeReport. */
@@ -65,12 +70,32 @@ export function reportJson(evaluation: Evaluation, meta: ReportMeta): ReportJson
     reference: meta.reference ?? (meta.shots > 0 ? "map-stats" : "none"),
     threshold_image: meta.thresholds.image,
     threshold_pixel: meta.thresholds.pixel,
+    ...(meta.baseline ? { baseline: meta.baseline } : {}),
   };
 }
 
 function row(name: string, m: MetricSet): string {
   const cells = [m.image_auroc, m.pixel_auroc, m.aupro, m.image_f1_max, m.pixel_f1_max, m.iou_normal, m.iou_anomalous].map(fmt);
-  return `| ${name} | ${m.images} | ${cells.join(" | ")} |`;
+  const within = ([lo, hi]: [number, number]) => `${fmt(lo)}-${fmt(hi)}`;
+  return `| ${name} | ${m.images} | ${cells.join(" | ")} | ${within(m.image_auroc_ci95)} | ${within(m.aupro_ci95)} |`;
+}
+
+function baselineLines(b: BaselineComparison | undefined): string[] {
+  if (!b) return [];
+  const cell = (name: string, d: BaselineComparison["image_auroc"]) =>
+    `| ${name} | ${fmt(d.baseline)} | ${fmt(d.difference)} | ${fmt(d.interval[0])} to ${fmt(d.interval[1])} | ${(100 * d.share_not_better).toFixed(1)} % |`;
+  return [
+    `## Against \`${b.file}\``,
+    ``,
+    `This run minus the baseline, the same images paired (bootstrap.ts, 2000 resamples).`,
+    ``,
+    `| set | baseline | difference | paired 95 % | resamples not better |`,
+    `| --- | ---: | ---: | ---: | ---: |`,
+    cell("AUPRO, all", b.aupro),
+    cell("image AUROC, **all**", b.image_auroc),
+    ...Object.entries(b.per_type).map(([t, d]) => cell(`image AUROC, ${t} + good`, d)),
+    ``,
+  ];
 }
 
 /** report.md as text. */
@@ -85,8 +110,8 @@ export function reportMarkdown(evaluation: Evaluation, meta: ReportMeta): string
     `- thresholds: image ${meta.thresholds.image}, pixel ${meta.thresholds.pixel} (calibrated units)`,
     `- ${m.images} test images, ${m.ms_per_image.toFixed(1)} ms per image`,
     ``,
-    `| set | images | image AUROC | pixel AUROC | AUPRO | image F1-max | pixel F1-max | IoU normal | IoU anomalous |`,
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    `| set | images | image AUROC | pixel AUROC | AUPRO | image F1-max | pixel F1-max | IoU normal | IoU anomalous | image AUROC 95 % | AUPRO 95 % |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     row("**all**", m),
     ...Object.entries(m.per_type).map(([t, s]) => row(`${t} + good`, s)),
     ``,
@@ -96,8 +121,11 @@ export function reportMarkdown(evaluation: Evaluation, meta: ReportMeta): string
     `empty (empty truth: IoU 1 if the prediction is empty, else 0); normal-class IoU`,
     `(1 - flagged share) is ${fmt(m.iou_normal_pixel)}. IoU anomalous: mean per-image IoU of predicted and`,
     `true masks on defective images. Per-type rows pair each defect type with all good images.`,
+    `95 % columns: percentile bootstrap intervals, 2000 resamples (image AUROC: good and defective images`,
+    `drawn apart with replacement; AUPRO: truth regions drawn, the FPR axis of the full set held).`,
     `F1-max thresholds: image ${fmt(m.image_f1_threshold)}, pixel ${fmt(m.pixel_f1_threshold)}.`,
     ``,
+    ...baselineLines(meta.baseline),
     `![ROC and PRO curves](curves.png)`,
     ``,
     `![Worst cases](worst.png)`,
@@ -124,6 +152,7 @@ export async function writeReport(
     report_md: join(dir, "report.md"),
     curves_png: join(dir, "curves.png"),
     worst_png: join(dir, "worst.png"),
+    scores_csv: join(dir, "scores.csv"),
   };
   const caption = `${meta.model} on ${meta.dataset}, shots ${meta.shots}, seed ${meta.seed}`;
   const [curvesPng, worstPng] = await Promise.all([
@@ -136,6 +165,7 @@ export async function writeReport(
     writeFile(files.report_md, reportMarkdown(evaluation, meta)),
     writeFile(files.curves_png, curvesPng),
     writeFile(files.worst_png, worstPng),
+    writeFile(files.scores_csv, scoresCsv(results, meta.thresholds.image, evaluation.image_pro)),
   ]);
   return files;
 }

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import sharp from "sharp";
+import { cliPath } from "../helpers/daemon.js";
+
+// `linewatch eval` with the real model: intervals in the report, scores.csv, and --baseline, as a
+// model maintainer runs it to decide whether a new model is better than the shipped one.
+const root = mkdtempSync(join(tmpdir(), "lw-evalcmd-"));
+const ds = join(root, "ds");
+
+function evalCli(...args: string[]) {
+  const r = spawnSync(process.execPath, [cliPath, "eval", "--model", resolve("models/magtile-student"), "--dataset", ds, ...args], {
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("linewatch eval", { timeout: 300_000 }, () => {
+  before(async () => {
+    for (const d of ["train/good", "test/good", "test/dark", "ground_truth/dark"]) mkdirSync(join(ds, d), { recursive: true });
+    const good = readdirSync(resolve("demo/images")).filter((n) => n.includes("_good_"));
+    for (const [k, n] of good.entries()) {
+      const src = resolve("demo/images", n);
+      const { data, info } = await sharp(src).greyscale().raw().toBuffer({ resolveWithObject: true });
+      const gray = { raw: { width: info.width, height: info.height, channels: 1 as const } };
+      await sharp(data, gray).png().toFile(join(ds, k < 2 ? "train/good" : "test/good", `g${k}.png`));
+      // the same part with a dark pit painted on, and its mask: a defect the model should find
+      const pit = Buffer.from(data);
+      const mask = Buffer.alloc(data.length);
+      const s = 10 + 4 * k;
+      const x0 = Math.round(info.width * (0.2 + 0.1 * (k % 5))), y0 = Math.round(info.height * 0.4);
+      for (let y = y0; y < y0 + s; y++) for (let x = x0; x < x0 + s; x++) (pit[y * info.width + x] = 15), (mask[y * info.width + x] = 255);
+      await sharp(pit, gray).png().toFile(join(ds, "test/dark", `d${k}.png`));
+      await sharp(mask, gray).png().toFile(join(ds, "ground_truth/dark", `d${k}_mask.png`));
+    }
+  });
+
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it("reports 95 % intervals and writes one scores.csv row per image; a run against itself differs by 0", () => {
+    const out = join(root, "a");
+    const r = evalCli("--out", out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /95 %: image AUROC \d\.\d{4}-\d\.\d{4} {2}AUPRO \d\.\d{4}-\d\.\d{4}/);
+    const m = JSON.parse(readFileSync(join(out, "metrics.json"), "utf8")) as Record<string, number & number[]>;
+    for (const [est, [lo, hi]] of [[m.image_auroc, m.image_auroc_ci95], [m.aupro, m.aupro_ci95]] as const) {
+      assert.ok(lo <= est + 0.01 && est - 0.01 <= hi && lo <= hi, `${lo} <= ${est} <= ${hi}`);
+    }
+    assert.ok(m.aupro_ci95[0] < m.aupro_ci95[1], "pits of different sizes are found to different extents");
+    const rows = readFileSync(join(out, "scores.csv"), "utf8").trim().split("\n");
+    const images = readdirSync(join(ds, "test/good")).length + readdirSync(join(ds, "test/dark")).length;
+    assert.equal(rows[0], "type,name,score,verdict,pro_area,regions");
+    assert.equal(rows.length, 1 + images);
+    const dark = rows.filter((l) => l.startsWith("dark,"));
+    assert.ok(dark.every((l) => /^dark,d\d+,[-\d.e]+,(pass|fail),[\d.e-]+,1$/.test(l)), dark.join("\n"));
+    assert.ok(rows.filter((l) => l.startsWith("good,")).every((l) => l.endsWith(",,")));
+    assert.match(readFileSync(join(out, "report.md"), "utf8"), /\| image AUROC 95 % \| AUPRO 95 % \|/);
+
+    const again = evalCli("--json", "--baseline", join(out, "scores.csv"));
+    assert.equal(again.code, 0, again.stderr);
+    const b = (JSON.parse(again.stdout) as { baseline: Record<string, { difference: number; interval: number[]; baseline: number }> }).baseline;
+    assert.deepEqual([b.image_auroc.difference, b.image_auroc.interval], [0, [0, 0]]);
+    assert.deepEqual([b.aupro.difference, b.aupro.interval], [0, [0, 0]]);
+    assert.ok(Math.abs(b.aupro.baseline - m.aupro) < 0.01, `grid AUPRO ${b.aupro.baseline} against exact ${m.aupro}`);
+  });
+
+  it("refuses a baseline it cannot read, or one of other images, saying which", () => {
+    const good = readFileSync(join(root, "a", "scores.csv"), "utf8");
+    const bad = join(root, "bad.csv");
+    writeFileSync(bad, "type,name\ngood,g2\n");
+    let r = evalCli("--baseline", bad);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--baseline .*bad\.csv: first line must be 'type,name,score,verdict,pro_area,regions'/);
+    writeFileSync(bad, good.replace(/^(good,g2,)[^,]+/m, "$1high"));
+    r = evalCli("--baseline", bad);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /line 2: want .*\(a finite score.*got .good,g2,high,/);
+    writeFileSync(bad, good.split("\n").filter((l) => !l.startsWith("dark,d3,")).join("\n"));
+    r = evalCli("--baseline", bad);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /scored other images than this run .*not in it: dark\/d3/);
+    r = evalCli("--baseline", join(root, "nowhere.csv"));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--baseline .*ENOENT/);
+  });
+});
