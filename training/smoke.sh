@@ -5,7 +5,8 @@
 # from the export and trained on (from_onnx.py), a generic model on
 # generated surfaces with a features output, feature-bank
 # teacher (random backbone), distillation from it, distillation from files beside the
-# images, INT8/FP16 variants (quantize.py), and the python evaluation. Every exported model goes through check_model.py
+# images, INT8/FP16 variants (quantize.py), the python evaluation, and the held-out defect
+# families with proxy_check.py. Every exported model goes through check_model.py
 # (manifest keys as src/modelManifest.ts, onnx.checker, onnxruntime-node when present).
 # Exits non-zero on the first failure.
 set -euo pipefail
@@ -119,4 +120,16 @@ echo "smoke: metrics and python evaluation"
 $py "$here/test_metrics.py"
 $py "$here/evaluate.py" --run "$tmp/s1" --dataset "$tmp/ds" > "$tmp/eval.json"
 $py -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['images']==4 and 'hole' in r['per_type'], r" "$tmp/eval.json"
+
+echo "smoke: held-out defect families and the proxy check (export and checkpoint score alike)"
+$py "$here/test_line_defects.py"
+$py "$here/proxy_check.py" --data "$data" --holdout-seed 3 --size 96 --json "$tmp/proxy.json" "$tmp/s1" "$tmp/s1/student.pt"
+$py - "$tmp/proxy.json" <<'PY'
+import json, sys
+a, b = json.load(open(sys.argv[1]))
+for k in ("val_select", "aupro"):
+    assert abs(a["synth"][k] - b["synth"][k]) < 1e-3, (k, a["synth"][k], b["synth"][k])
+assert abs(a["families"]["all"]["aupro"] - b["families"]["all"]["aupro"]) < 1e-3, (a["families"], b["families"])
+print("smoke: proxy_check reads a model folder as its checkpoint")
+PY
 echo "smoke: OK"
