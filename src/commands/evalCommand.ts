@@ -5,7 +5,7 @@ import { drawShots, readDataset } from "../eval/dataset.js";
 import { loadImage, type RawImage } from "../eval/loadImage.js";
 import { reportJson, writeReport } from "../eval/report.js";
 import { runEval } from "../eval/runEval.js";
-import { compareWithBaseline, parseScoresCsv, type ScoreRow } from "../eval/scoresFile.js";
+import { type BaselineComparison, compareWithBaseline, parseScoresCsv, type ScoreRow, ScoresFileError } from "../eval/scoresFile.js";
 import { InferenceEngine, ModelError } from "../pipeline/inferenceEngine.js";
 import { inspectImage, type InspectImage } from "../pipeline/inspect.js";
 import { buildReference, type Reference } from "../pipeline/reference.js";
@@ -29,8 +29,9 @@ export function asInspectImage(img: RawImage): InspectImage {
 /**
  * `linewatch eval --model DIR --dataset DIR [--shots K] [--seed S] [--out DIR] [--json]
  * [--baseline SCORES_CSV]`: every test image through the daemon's own tile -> infer -> stitch ->
- * decide code, then the metrics; with --baseline, image AUROC against an earlier run's
- * scores.csv (from --out) image by image.
+ * decide code, then the metrics; with --baseline, image AUROC and AUPRO against an earlier run's
+ * scores.csv (from --out) image by image. A baseline of other images is reported (exit 1) after
+ * this run's own metrics and report, which are kept.
  */
 export async function evalCommand(args: string[]): Promise<number> {
   let o;
@@ -108,6 +109,14 @@ export async function evalCommand(args: string[]): Promise<number> {
       },
       { thresholds },
     );
+    let comparison: BaselineComparison | null = null;
+    let baselineError: string | null = null;
+    try {
+      if (baseline !== null) comparison = compareWithBaseline(run.results, run.evaluation.image_pro, baseline, o.baseline!);
+    } catch (err) {
+      if (!(err instanceof ScoresFileError)) throw err;
+      baselineError = err.message;
+    }
     const meta = {
       model: `${m.name} ${m.version}`,
       dataset: resolve(o.dataset!),
@@ -115,7 +124,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       seed,
       thresholds,
       reference: reference?.kind ?? "none",
-      ...(baseline === null ? {} : { baseline: compareWithBaseline(run.results, run.evaluation.image_pro, baseline, o.baseline!) }),
+      ...(comparison === null ? {} : { baseline: comparison }),
     };
     if (o.out) {
       const files = await writeReport(resolve(o.out), run.evaluation, run.results, meta);
@@ -138,6 +147,10 @@ export async function evalCommand(args: string[]): Promise<number> {
             `paired 95 % ${f(b.interval[0])} to ${f(b.interval[1])}, not better in ${(100 * b.share_not_better).toFixed(1)} % of resamples\n`,
         );
       }
+    }
+    if (baselineError !== null) {
+      process.stderr.write(`linewatch eval: --baseline ${baselineError}; this run's metrics are given without it\n`);
+      return 1;
     }
     return 0;
   } catch (err) {

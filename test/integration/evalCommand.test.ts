@@ -81,9 +81,11 @@ describe("linewatch eval", { timeout: 300_000 }, () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /line 2: want .*\(a finite score.*got .good,g2,high,/);
     writeFileSync(bad, good.split("\n").filter((l) => !l.startsWith("dark,d3,")).join("\n"));
-    r = evalCli("--baseline", bad);
+    r = evalCli("--baseline", bad, "--out", join(root, "b"));
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /scored other images than this run .*not in it: dark\/d3/);
+    assert.match(r.stderr, /scored other images than this run .*not in it: dark\/d3.*this run's metrics are given without it/);
+    assert.match(r.stdout, /image AUROC \d\.\d{4} {2}pixel AUROC/, "the run's own metrics are not lost");
+    assert.equal(readFileSync(join(root, "b", "scores.csv"), "utf8").trim().split("\n").length, good.trim().split("\n").length);
     r = evalCli("--baseline", join(root, "nowhere.csv"));
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--baseline .*ENOENT/);
