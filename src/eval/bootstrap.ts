@@ -4,14 +4,16 @@
  * paired ones for the differences between two models scored on the same images.
  *
  * Why: a test set of a few hundred images measures AUROC to about +-0.03 (magnetic-tile's 400:
- * 0.850-0.916 around 0.885); two models 0.01 apart may not differ at all. Resampling is stratified (good and defective images drawn apart, with
- * replacement, as many as there are), seeded with splitmix32 so a report repeats exactly.
+ * 0.850-0.916 around 0.885); two models 0.01 apart may not differ at all. Resampling is
+ * stratified (good and defective images drawn apart, with replacement, as many as there are),
+ * seeded with splitmix32 so a report repeats exactly.
  * AUPRO resamples defective images with their truth regions, the FPR axis held (the thresholds
  * of the full set): the interval says which defects happened to be in the test, not which good
  * pixels.
  */
 import { seededRandom } from "./dataset.js";
 import { PRO_FPR_LIMIT, scoreKey, unpackPositive } from "./proCurve.js";
+import { rocCurve, sortedScores } from "./rocCurve.js";
 
 /** A two-sided interval, [low, high]. */
 export type Interval = [number, number];
@@ -28,35 +30,9 @@ export interface BootstrapOptions {
 
 const PRO_GRID = 120; // FPR points from 0 to PRO_FPR_LIMIT for the resampled AUPROs
 
-/** AUROC of pos against neg by ranks (Mann-Whitney U; ties count 1/2). NaN when a side is empty. */
+/** Exact AUROC of scores pos against neg (rocCurve.ts; ties count 1/2). NaN when a side is empty. */
 export function rankAuroc(pos: ArrayLike<number>, neg: ArrayLike<number>): number {
-  const n1 = pos.length;
-  const n0 = neg.length;
-  if (n1 === 0 || n0 === 0) return NaN;
-  const all: [number, number][] = [];
-  for (let i = 0; i < n1; i++) all.push([pos[i], 1]);
-  for (let i = 0; i < n0; i++) all.push([neg[i], 0]);
-  all.sort((a, b) => a[0] - b[0]);
-  let rankSum = 0;
-  for (let i = 0; i < all.length; ) {
-    let j = i;
-    let p = 0;
-    while (j < all.length && all[j][0] === all[i][0]) p += all[j++][1];
-    rankSum += p * ((i + 1 + j) / 2); // tied values share the mean of ranks i+1..j
-    i = j;
-  }
-  return (rankSum - (n1 * (n1 + 1)) / 2) / (n1 * n0);
-}
-
-function percentiles(v: number[], level: number): Interval {
-  const s = v.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (s.length === 0) return [NaN, NaN];
-  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))];
-  return [at((1 - level) / 2), at((1 + level) / 2)];
-}
-
-function settings(o: BootstrapOptions): { n: number; level: number; rand: () => number } {
-  return { n: o.resamples ?? 2000, level: o.level ?? 0.95, rand: seededRandom(o.seed ?? 0) };
+  return rocCurve(sortedScores(pos, "positive scores"), sortedScores(neg, "negative scores")).auroc;
 }
 
 /** Indices 0..n-1 drawn n times with replacement. */
@@ -64,18 +40,30 @@ function draw(n: number, rand: () => number): number[] {
   return Array.from({ length: n }, () => Math.floor(rand() * n));
 }
 
+/** The statistic on `options.resamples` resamples (each given the seeded stream to draw with). */
+function resample(options: BootstrapOptions, statistic: (rand: () => number) => number): number[] {
+  const rand = seededRandom(options.seed ?? 0);
+  return Array.from({ length: options.resamples ?? 2000 }, () => statistic(rand));
+}
+
+/** The percentile interval of resampled values (NaNs left out); [NaN, NaN] when none is left. */
+function percentiles(v: readonly number[], options: BootstrapOptions): Interval {
+  const level = options.level ?? 0.95;
+  const s = v.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (s.length === 0) return [NaN, NaN];
+  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))];
+  return [at((1 - level) / 2), at((1 + level) / 2)];
+}
+
+const pick = (v: readonly number[], idx: readonly number[]) => idx.map((i) => v[i]);
+
 /**
  * Interval for the image AUROC of defective scores `pos` against good scores `neg`.
  * [NaN, NaN] when either side is empty.
  */
 export function aurocInterval(pos: readonly number[], neg: readonly number[], options: BootstrapOptions = {}): Interval {
   if (pos.length === 0 || neg.length === 0) return [NaN, NaN];
-  const { n, level, rand } = settings(options);
-  const out: number[] = [];
-  for (let b = 0; b < n; b++) {
-    out.push(rankAuroc(draw(pos.length, rand).map((i) => pos[i]), draw(neg.length, rand).map((i) => neg[i])));
-  }
-  return percentiles(out, level);
+  return percentiles(resample(options, (rand) => rankAuroc(pick(pos, draw(pos.length, rand)), pick(neg, draw(neg.length, rand)))), options);
 }
 
 /** Scores of one model on a test set: defective and good images, in a fixed image order. */
@@ -103,17 +91,18 @@ export function pairedAurocDifference(a: ScoredSet, b: ScoredSet, options: Boots
   if (a.pos.length !== b.pos.length || a.neg.length !== b.neg.length) {
     throw new RangeError(`paired sets differ in size: ${a.pos.length}+${a.neg.length} against ${b.pos.length}+${b.neg.length} images`);
   }
-  const difference = rankAuroc(a.pos, a.neg) - rankAuroc(b.pos, b.neg);
-  if (Number.isNaN(difference)) return { difference, interval: [NaN, NaN], share_not_better: NaN };
-  const { n, level, rand } = settings(options);
-  const out: number[] = [];
-  for (let k = 0; k < n; k++) {
+  return paired(rankAuroc(a.pos, a.neg) - rankAuroc(b.pos, b.neg), options, (rand) => {
     const ip = draw(a.pos.length, rand);
     const ineg = draw(a.neg.length, rand);
-    const pick = (v: readonly number[], idx: number[]) => idx.map((i) => v[i]);
-    out.push(rankAuroc(pick(a.pos, ip), pick(a.neg, ineg)) - rankAuroc(pick(b.pos, ip), pick(b.neg, ineg)));
-  }
-  return { difference, interval: percentiles(out, level), share_not_better: out.filter((d) => d <= 0).length / n };
+    return rankAuroc(pick(a.pos, ip), pick(a.neg, ineg)) - rankAuroc(pick(b.pos, ip), pick(b.neg, ineg));
+  });
+}
+
+/** A paired difference: its interval and the share of resampled differences <= 0. */
+function paired(difference: number, options: BootstrapOptions, resampled: (rand: () => number) => number): PairedDifference {
+  if (Number.isNaN(difference)) return { difference, interval: [NaN, NaN], share_not_better: NaN };
+  const d = resample(options, resampled);
+  return { difference, interval: percentiles(d, options), share_not_better: d.filter((x) => x <= 0).length / d.length };
 }
 
 /** One defective image's part of AUPRO: the summed PRO areas of its truth regions, and how many. */
@@ -165,23 +154,15 @@ export function auproOf(images: readonly ImagePro[]): number {
 
 /** Interval for AUPRO: defective images resampled with their regions, the FPR axis held. */
 export function proInterval(images: readonly ImagePro[], options: BootstrapOptions = {}): Interval {
-  if (auproOf(images) !== auproOf(images)) return [NaN, NaN];
-  const { n, level, rand } = settings(options);
-  const out: number[] = [];
-  for (let b = 0; b < n; b++) out.push(auproOf(draw(images.length, rand).map((i) => images[i])));
-  return percentiles(out, level);
+  if (Number.isNaN(auproOf(images))) return [NaN, NaN];
+  return percentiles(resample(options, (rand) => auproOf(draw(images.length, rand).map((i) => images[i]))), options);
 }
 
 /** AUPRO of a minus b on the same defective images (same order), paired as pairedAurocDifference. */
 export function pairedProDifference(a: readonly ImagePro[], b: readonly ImagePro[], options: BootstrapOptions = {}): PairedDifference {
   if (a.length !== b.length) throw new RangeError(`paired sets differ in size: ${a.length} against ${b.length} images`);
-  const difference = auproOf(a) - auproOf(b);
-  if (Number.isNaN(difference)) return { difference, interval: [NaN, NaN], share_not_better: NaN };
-  const { n, level, rand } = settings(options);
-  const out: number[] = [];
-  for (let k = 0; k < n; k++) {
+  return paired(auproOf(a) - auproOf(b), options, (rand) => {
     const idx = draw(a.length, rand);
-    out.push(auproOf(idx.map((i) => a[i])) - auproOf(idx.map((i) => b[i])));
-  }
-  return { difference, interval: percentiles(out, level), share_not_better: out.filter((d) => d <= 0).length / n };
+    return auproOf(idx.map((i) => a[i])) - auproOf(idx.map((i) => b[i]));
+  });
 }
