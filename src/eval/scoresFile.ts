@@ -35,6 +35,9 @@ export class ScoresFileError extends Error {
 
 const HEADER = "type,name,score,verdict,pro_area,regions";
 
+/** How a test image is matched between runs: its folder and file name. */
+const keyOf = (r: { type: string; name: string }) => `${r.type}/${r.name}`;
+
 function field(v: string): string {
   return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
@@ -83,7 +86,7 @@ export function parseScoresCsv(text: string, file: string): ScoreRow[] {
     if (f.length !== 6 || !Number.isFinite(score) || !proOk) {
       throw new ScoresFileError(file, `line ${k + 2}: want ${HEADER} (a finite score; pro_area and regions numbers or both empty), got '${line.slice(0, 80)}'`);
     }
-    const key = `${f[0]}/${f[1]}`;
+    const key = keyOf({ type: f[0], name: f[1] });
     if (seen.has(key)) throw new ScoresFileError(file, `line ${k + 2}: ${key} appears twice`);
     seen.add(key);
     return { type: f[0], name: f[1], score, pro: f[4] === "" ? null : { area, regions } };
@@ -103,7 +106,8 @@ export interface BaselineComparison {
 }
 
 /**
- * Pair this run's image scores with a baseline's (same type/name) and compare image AUROCs.
+ * Pair this run's image scores with a baseline's (same type/name) and compare image AUROC
+ * (overall and per type) and AUPRO.
  * Throws ScoresFileError when the two runs did not score the same images.
  */
 export function compareWithBaseline(
@@ -112,32 +116,28 @@ export function compareWithBaseline(
   baseline: readonly ScoreRow[],
   file: string,
 ): BaselineComparison {
-  const rows = new Map(baseline.map((r) => [`${r.type}/${r.name}`, r]));
-  const base = new Map(baseline.map((r) => [`${r.type}/${r.name}`, r.score]));
-  const missing = results.filter((r) => !base.has(`${r.type}/${r.name}`)).map((r) => `${r.type}/${r.name}`);
-  if (missing.length > 0 || base.size !== results.length) {
+  const rows = new Map(baseline.map((r) => [keyOf(r), r]));
+  const missing = results.filter((r) => !rows.has(keyOf(r))).map(keyOf);
+  if (missing.length > 0 || rows.size !== results.length) {
     throw new ScoresFileError(
       file,
-      `scored other images than this run (${base.size} rows, ${results.length} images evaluated` +
+      `scored other images than this run (${rows.size} rows, ${results.length} images evaluated` +
         (missing.length > 0 ? `; not in it: ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ` and ${missing.length - 3} more` : ""}` : "") +
         "): compare runs on the same dataset",
     );
   }
-  const set = (rs: readonly ImageResult[], pick: (r: ImageResult) => number) => ({
-    pos: rs.filter((r) => r.mask !== null).map(pick),
-    neg: results.filter((r) => r.mask === null).map(pick),
-  });
-  const compare = (rs: readonly ImageResult[]) => {
-    const mine = set(rs, (r) => r.score);
-    const theirs = set(rs, (r) => base.get(`${r.type}/${r.name}`)!);
+  const theirRow = (r: ImageResult) => rows.get(keyOf(r))!;
+  const good = results.filter((r) => r.mask === null);
+  const bad = results.filter((r) => r.mask !== null);
+  const compare = (defective: readonly ImageResult[]) => {
+    const mine = { pos: defective.map((r) => r.score), neg: good.map((r) => r.score) };
+    const theirs = { pos: defective.map((r) => theirRow(r).score), neg: good.map((r) => theirRow(r).score) };
     return { ...pairedAurocDifference(mine, theirs), baseline: rankAuroc(theirs.pos, theirs.neg) };
   };
-  const types = [...new Set(results.filter((r) => r.mask !== null).map((r) => r.type))].sort();
   const per_type: BaselineComparison["per_type"] = {};
-  for (const t of types) per_type[t] = compare(results.filter((r) => r.type === t));
-  const bad = results.filter((r) => r.mask !== null);
+  for (const t of [...new Set(bad.map((r) => r.type))].sort()) per_type[t] = compare(bad.filter((r) => r.type === t));
   const mine = bad.map((r) => imagePro.get(r) ?? { area: 0, regions: 0 });
-  const theirs = bad.map((r) => rows.get(`${r.type}/${r.name}`)!.pro ?? { area: 0, regions: 0 });
+  const theirs = bad.map((r) => theirRow(r).pro ?? { area: 0, regions: 0 });
   const aupro = { ...pairedProDifference(mine, theirs), baseline: auproOf(theirs) };
   return { file, image_auroc: compare(bad), aupro, per_type };
 }
