@@ -168,6 +168,14 @@ def _is_gray(img):
     return np.abs(img[..., 0] - img[..., 1]).max() < 1e-3 and np.abs(img[..., 1] - img[..., 2]).max() < 1e-3
 
 
+def changed_mask(out, img, region, floor=0.02):
+    """The mask of a synthetic defect: the drawn region where the view really changed (by more
+    than `floor` in some channel, closed over 1-px gaps), so invisible "anomalies" do not teach
+    false alarms. float32 0/1."""
+    changed = np.abs(out - img).max(2) > floor
+    return (region & (gaussian_filter(changed.astype(np.float32), 1.0) > 0.2)).astype(np.float32)
+
+
 def synthesize(img, rng, pool_view=None):
     """Return (anomalous image, binary mask) for a normal HxWx3 [0,1] view.
 
@@ -206,7 +214,4 @@ def synthesize(img, rng, pool_view=None):
             src = img + rng.normal(0, rng.uniform(0.05, 0.2), img.shape)
         out = img * (1 - alpha) + src * alpha
     out = np.clip(out, 0, 1).astype(np.float32)
-    # Label only what really changed, so invisible "anomalies" do not teach false alarms.
-    changed = np.abs(out - img).max(2) > 0.02
-    mask = (m > 0.5) & (gaussian_filter(changed.astype(np.float32), 1.0) > 0.2)
-    return out, mask.astype(np.float32)
+    return out, changed_mask(out, img, m > 0.5)
