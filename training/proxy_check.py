@@ -27,7 +27,7 @@ from from_onnx import load_folded, width_of  # noqa: E402
 from line_defects import FAMILIES, line_valset  # noqa: E402
 from metrics import aupro, auroc, average_precision  # noqa: E402
 from nets import Student  # noqa: E402
-from train import MEAN, STD, make_valset, predict, validate  # noqa: E402
+from train import MEAN, STD, make_valset, predict, val_metrics  # noqa: E402
 
 
 def load_model(path):
@@ -86,8 +86,8 @@ def main(argv=None):
     rows, t0 = [], time.time()
     for k, path in enumerate(a.models):
         net, mean, std, label = load_model(path)
-        v = validate(net, synth_val, a.size, mean, std)
         smaps = predict(net, to_tensor_batch(synth_val[0], mean, std), a.size)
+        v = val_metrics(smaps, synth_val)
         v["aupro"] = pro_of(smaps, synth_val[1], np.ones(len(smaps), bool))
         f = line_scores(net, fam_val, a.size, mean, std)
         rows.append({"model": label, "path": path, "synth": v, "families": f})

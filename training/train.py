@@ -284,8 +284,12 @@ def predict(net, x, size, bs=16):
 
 def validate(net, val, size, mean=MEAN, std=STD):
     """Synthetic-anomaly image AUROC and pixel AP on the held-back views (selection metric)."""
-    views, masks, labels = val
-    maps = predict(net, to_tensor_batch(views, mean, std), size)
+    return val_metrics(predict(net, to_tensor_batch(val[0], mean, std), size), val)
+
+
+def val_metrics(maps, val):
+    """validate()'s metrics from maps already predicted on the validation views."""
+    _, masks, labels = val
     img = auroc(maps.reshape(len(maps), -1).max(1), labels)
     ap = average_precision(maps[labels == 1][:, ::2, ::2], masks[labels == 1][:, ::2, ::2])
     return {"val_image_auroc": img, "val_pixel_ap": ap, "val_select": 0.5 * img + 0.5 * ap}
