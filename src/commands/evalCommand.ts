@@ -112,7 +112,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     let comparison: BaselineComparison | null = null;
     let baselineError: string | null = null;
     try {
-      if (baseline !== null) comparison = compareWithBaseline(run.results, run.evaluation.image_pro, baseline, o.baseline!);
+      if (baseline !== null) comparison = compareWithBaseline(run.results, run.evaluation, baseline, o.baseline!);
     } catch (err) {
       if (!(err instanceof ScoresFileError)) throw err;
       baselineError = err.message;

@@ -4,9 +4,9 @@
  * (good images, each defect type) and merged, so per-type metrics cost no extra sort.
  * Cost: about 7 s and 0.5 GB for 27 Mpx (300 images of 300x300 px) on one shared core.
  */
-import { labelComponents } from "../pipeline/labelComponents.js";
 import { aurocInterval, type ImagePro, type Interval, proInterval, regionProAreas } from "./bootstrap.js";
-import { MAX_REGIONS, packPositive, proCurve } from "./proCurve.js";
+import { buildGroup, concatGroups, type Group } from "./pixelGroup.js";
+import { proCurve } from "./proCurve.js";
 import { Curve, mergeSorted, rocCurve, sortedScores } from "./rocCurve.js";
 
 /** What the pipeline produced for one test image. */
@@ -98,21 +98,8 @@ export interface Evaluation {
   curves: EvalCurves;
   /** Each defective image's part of the overall AUPRO (bootstrap.ts), keyed by its result. */
   image_pro: Map<ImageResult, ImagePro>;
-}
-
-/** Pixel sets of one group of images, sorted. */
-interface Group {
-  images: number;
-  scores: number[];
-  neg: Float32Array;
-  pos: Float32Array;
-  packed: Float64Array;
-  regions: number;
-  iouNormal: number[];
-  iouNormalPixel: number[];
-  iouAnomalous: number[];
-  /** Defective images with their truth regions' global ids, start .. start + count - 1. */
-  spans: { result: ImageResult; start: number; count: number }[];
+  /** Each defective image's part of its own type's AUPRO (that type's set has its own FPR axis). */
+  type_pro: Map<ImageResult, ImagePro>;
 }
 
 function mean(v: readonly number[]): number {
@@ -125,64 +112,6 @@ function checkResult(r: ImageResult): void {
   if (r.map.length !== n) throw new RangeError(`${what}: map has ${r.map.length} values, image is ${r.width}x${r.height}`);
   if (r.mask !== null && r.mask.length !== n) throw new RangeError(`${what}: mask has ${r.mask.length} values, image is ${r.width}x${r.height}`);
   if (!Number.isFinite(r.score)) throw new RangeError(`${what}: image score ${r.score}`);
-}
-
-/** Build one group's sorted pixel sets and per-image IoUs; region ids continue from `regionSize.length`. */
-function buildGroup(results: readonly ImageResult[], pixelThreshold: number, regionSize: number[]): Group {
-  let nNeg = 0;
-  let nPos = 0;
-  for (const r of results) {
-    let p = 0;
-    if (r.mask !== null) for (let k = 0; k < r.mask.length; k++) p += r.mask[k] !== 0 ? 1 : 0;
-    nPos += p;
-    nNeg += r.map.length - p;
-  }
-  const neg = new Float32Array(nNeg);
-  const pos = new Float32Array(nPos);
-  const packed = new Float64Array(nPos);
-  const g: Group = { images: results.length, scores: [], neg, pos, packed, regions: 0, iouNormal: [], iouNormalPixel: [], iouAnomalous: [], spans: [] };
-  let a = 0;
-  let b = 0;
-  for (const r of results) {
-    g.scores.push(r.score);
-    const { map, mask } = r;
-    let flagged = 0;
-    let inter = 0;
-    let truth = 0;
-    const comps = mask === null ? null : labelComponents(mask, r.width, r.height);
-    const base = regionSize.length;
-    if (comps !== null) {
-      if (base + comps.count > MAX_REGIONS) throw new RangeError(`more than ${MAX_REGIONS} truth regions`);
-      regionSize.push(...comps.sizes);
-      g.regions += comps.count;
-      g.spans.push({ result: r, start: base, count: comps.count });
-    }
-    for (let k = 0; k < map.length; k++) {
-      const v = map[k];
-      if (Number.isNaN(v)) throw new RangeError(`${r.type}/${r.name}: NaN in map at pixel ${k}`);
-      const hit = v >= pixelThreshold;
-      if (hit) flagged++;
-      if (comps !== null && comps.labels[k] !== 0) {
-        truth++;
-        if (hit) inter++;
-        pos[b] = v;
-        packed[b++] = packPositive(v, base + comps.labels[k] - 1);
-      } else {
-        neg[a++] = v;
-      }
-    }
-    if (mask === null) {
-      g.iouNormal.push(flagged === 0 ? 1 : 0);
-      g.iouNormalPixel.push(1 - flagged / map.length);
-    } else {
-      const union = flagged + truth - inter;
-      g.iouAnomalous.push(union === 0 ? 1 : inter / union);
-    }
-  }
-  neg.sort();
-  pos.sort();
-  packed.sort();
-  return g;
 }
 
 function metricSet(good: Group, bad: Group, regionSize: readonly number[]): { set: MetricSet; curves: EvalCurves; imagePro: Map<ImageResult, ImagePro> } {
@@ -215,25 +144,6 @@ function metricSet(good: Group, bad: Group, regionSize: readonly number[]): { se
   return { set, curves: { image_roc: image.curve, pixel_roc: pixel.curve, pro: pro.curve }, imagePro };
 }
 
-function concatGroups(groups: readonly Group[]): Group {
-  const [first, ...rest] = groups;
-  return rest.reduce<Group>(
-    (acc, g) => ({
-      images: acc.images + g.images,
-      scores: acc.scores.concat(g.scores),
-      neg: mergeSorted(acc.neg, g.neg),
-      pos: mergeSorted(acc.pos, g.pos),
-      packed: mergeSorted(acc.packed, g.packed),
-      regions: acc.regions + g.regions,
-      iouNormal: acc.iouNormal.concat(g.iouNormal),
-      iouNormalPixel: acc.iouNormalPixel.concat(g.iouNormalPixel),
-      iouAnomalous: acc.iouAnomalous.concat(g.iouAnomalous),
-      spans: acc.spans.concat(g.spans),
-    }),
-    first,
-  );
-}
-
 /**
  * Compute every metric and curve. An image is defective when it has a mask (an all-zero mask
  * still counts as defective for image metrics and adds no region); per-type sets are each
@@ -249,10 +159,13 @@ export function evaluate(results: readonly ImageResult[], thresholds: Thresholds
   const types = [...new Set(results.filter((r) => r.mask !== null).map((r) => r.type))].sort();
   const byType = types.map((t) => buildGroup(results.filter((r) => r.mask !== null && r.type === t), thresholds.pixel, regionSize));
   const per_type: Record<string, MetricSet> = {};
+  const type_pro = new Map<ImageResult, ImagePro>();
   types.forEach((t, i) => {
-    per_type[t] = metricSet(good, byType[i], regionSize).set;
+    const { set, imagePro } = metricSet(good, byType[i], regionSize);
+    per_type[t] = set;
+    for (const [r, p] of imagePro) type_pro.set(r, p);
   });
   const empty = buildGroup([], thresholds.pixel, regionSize);
   const all = metricSet(good, concatGroups([empty, ...byType]), regionSize);
-  return { metrics: { ...all.set, ms_per_image, per_type }, curves: all.curves, image_pro: all.imagePro };
+  return { metrics: { ...all.set, ms_per_image, per_type }, curves: all.curves, image_pro: all.imagePro, type_pro };
 }

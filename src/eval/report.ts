@@ -94,7 +94,9 @@ function baselineLines(b: BaselineComparison | undefined): string[] {
     cell("AUPRO, all", b.aupro),
     cell("image AUROC, **all**", b.image_auroc),
     ...Object.entries(b.per_type).map(([t, d]) => cell(`image AUROC, ${t} + good`, d)),
+    ...Object.entries(b.per_type_aupro ?? {}).map(([t, d]) => cell(`AUPRO, ${t} + good`, d)),
     ``,
+    ...(b.per_type_aupro ? [] : [`(Per-type AUPRO not compared: the baseline's file has no type_pro_area column.)`, ``]),
   ];
 }
 
@@ -166,7 +168,7 @@ export async function writeReport(
     writeFile(files.report_md, reportMarkdown(evaluation, meta)),
     writeFile(files.curves_png, curvesPng),
     writeFile(files.worst_png, worstPng),
-    writeFile(files.scores_csv, scoresCsv(results, meta.thresholds.image, evaluation.image_pro)),
+    writeFile(files.scores_csv, scoresCsv(results, meta.thresholds.image, evaluation)),
   ]);
   return files;
 }

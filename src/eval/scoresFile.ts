@@ -1,14 +1,16 @@
 /**
  * scores.csv of `linewatch eval --out`: one row per test image (type, name, image score,
  * verdict, and for a defective image its part of AUPRO: the summed PRO areas of its truth
- * regions and how many), and the paired comparison `--baseline` makes against an earlier run's file.
+ * regions and how many, overall and within its own type's set), and the paired comparison
+ * `--baseline` makes against an earlier run's file (files written before the per-type column
+ * are still read; their per-type AUPRO is not compared).
  *
  * Why: "is the new model better?" is a question about the same images scored twice. Read
  * against each other image by image, two models' AUROCs differ with a much narrower
  * interval than either has alone, because which images are hard is shared (bootstrap.ts).
  */
 import { auproOf, type ImagePro, pairedAurocDifference, type PairedDifference, pairedProDifference, rankAuroc } from "./bootstrap.js";
-import type { ImageResult } from "./metrics.js";
+import type { Evaluation, ImageResult } from "./metrics.js";
 
 /** One row of scores.csv. */
 export interface ScoreRow {
@@ -20,7 +22,12 @@ export interface ScoreRow {
   score: number;
   /** A defective image's part of AUPRO; null for a good image. */
   pro: ImagePro | null;
+  /** A defective image's part of its type's AUPRO (same regions); null for a good image or an older file. */
+  typeProArea: number | null;
 }
+
+/** Each defective image's parts of AUPRO, overall and within its type (Evaluation). */
+export type ProParts = Pick<Evaluation, "image_pro" | "type_pro">;
 
 /** A scores.csv that cannot be read or does not match the images evaluated. */
 export class ScoresFileError extends Error {
@@ -33,7 +40,9 @@ export class ScoresFileError extends Error {
   }
 }
 
-const HEADER = "type,name,score,verdict,pro_area,regions";
+const HEADER = "type,name,score,verdict,pro_area,regions,type_pro_area";
+/** scores.csv as written before the per-type column (session 23). */
+const HEADER_WITHOUT_TYPE = "type,name,score,verdict,pro_area,regions";
 
 /** How a test image is matched between runs: its folder and file name. */
 const keyOf = (r: { type: string; name: string }) => `${r.type}/${r.name}`;
@@ -64,12 +73,14 @@ function splitLine(line: string): string[] {
 /**
  * scores.csv as text, in evaluation order.
  * @param imageThreshold the image threshold the verdict column uses, calibrated units
- * @param imagePro each defective image's part of AUPRO (Evaluation.image_pro)
+ * @param parts each defective image's part of AUPRO, overall and within its type
  */
-export function scoresCsv(results: readonly ImageResult[], imageThreshold: number, imagePro: ReadonlyMap<ImageResult, ImagePro>): string {
+export function scoresCsv(results: readonly ImageResult[], imageThreshold: number, parts: ProParts): string {
   const rows = results.map((r) => {
-    const p = imagePro.get(r);
-    return [field(r.type), field(r.name), String(r.score), r.score >= imageThreshold ? "fail" : "pass", p ? String(p.area) : "", p ? String(p.regions) : ""].join(",");
+    const p = parts.image_pro.get(r);
+    const t = parts.type_pro.get(r);
+    const pro = p ? [String(p.area), String(p.regions)] : ["", ""];
+    return [field(r.type), field(r.name), String(r.score), r.score >= imageThreshold ? "fail" : "pass", ...pro, t ? String(t.area) : ""].join(",");
   });
   return `${[HEADER, ...rows].join("\n")}\n`;
 }
@@ -77,19 +88,24 @@ export function scoresCsv(results: readonly ImageResult[], imageThreshold: numbe
 /** Read scores.csv text; throws ScoresFileError naming the line of any problem. */
 export function parseScoresCsv(text: string, file: string): ScoreRow[] {
   const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
-  if (lines[0] !== HEADER) throw new ScoresFileError(file, `first line must be '${HEADER}', is '${(lines[0] ?? "").slice(0, 80)}'`);
+  const header = lines[0] ?? "";
+  if (header !== HEADER && header !== HEADER_WITHOUT_TYPE) {
+    throw new ScoresFileError(file, `first line must be '${HEADER}' (or the older '${HEADER_WITHOUT_TYPE}'), is '${header.slice(0, 80)}'`);
+  }
+  const width = header.split(",").length;
   const seen = new Set<string>();
   return lines.slice(1).map((line, k) => {
     const f = splitLine(line);
-    const [score, area, regions] = [f[2], f[4], f[5]].map((v) => (v === "" || v === undefined ? NaN : Number(v)));
-    const proOk = f[4] === "" ? f[5] === "" : Number.isFinite(area) && Number.isInteger(regions) && regions >= 0;
-    if (f.length !== 6 || !Number.isFinite(score) || !proOk) {
-      throw new ScoresFileError(file, `line ${k + 2}: want ${HEADER} (a finite score; pro_area and regions numbers or both empty), got '${line.slice(0, 80)}'`);
+    const [score, area, regions, typeArea] = [f[2], f[4], f[5], f[6]].map((v) => (v === "" || v === undefined ? NaN : Number(v)));
+    const proOk = f[4] === "" ? f[5] === "" && !f[6] : Number.isFinite(area) && Number.isInteger(regions) && regions >= 0 && (width === 6 || Number.isFinite(typeArea));
+    if (f.length !== width || !Number.isFinite(score) || !proOk) {
+      throw new ScoresFileError(file, `line ${k + 2}: want ${header} (a finite score; the pro columns numbers or all empty), got '${line.slice(0, 80)}'`);
     }
     const key = keyOf({ type: f[0], name: f[1] });
     if (seen.has(key)) throw new ScoresFileError(file, `line ${k + 2}: ${key} appears twice`);
     seen.add(key);
-    return { type: f[0], name: f[1], score, pro: f[4] === "" ? null : { area, regions } };
+    const pro = f[4] === "" ? null : { area, regions };
+    return { type: f[0], name: f[1], score, pro, typeProArea: pro !== null && width === 7 ? typeArea : null };
   });
 }
 
@@ -101,18 +117,20 @@ export interface BaselineComparison {
   image_auroc: PairedDifference & { baseline: number };
   /** AUPRO of this run minus the baseline's (each on its own FPR axis), paired over defective images. */
   aupro: PairedDifference & { baseline: number };
-  /** The same per defect type. */
+  /** Image AUROC per defect type. */
   per_type: Record<string, PairedDifference & { baseline: number }>;
+  /** AUPRO per defect type (each type's set on its own FPR axis); absent when the baseline's file has no type_pro_area column. */
+  per_type_aupro?: Record<string, PairedDifference & { baseline: number }>;
 }
 
 /**
- * Pair this run's image scores with a baseline's (same type/name) and compare image AUROC
- * (overall and per type) and AUPRO.
+ * Pair this run's image scores with a baseline's (same type/name) and compare image AUROC and
+ * AUPRO, overall and per type.
  * Throws ScoresFileError when the two runs did not score the same images.
  */
 export function compareWithBaseline(
   results: readonly ImageResult[],
-  imagePro: ReadonlyMap<ImageResult, ImagePro>,
+  parts: ProParts,
   baseline: readonly ScoreRow[],
   file: string,
 ): BaselineComparison {
@@ -134,10 +152,23 @@ export function compareWithBaseline(
     const theirs = { pos: defective.map((r) => theirRow(r).score), neg: good.map((r) => theirRow(r).score) };
     return { ...pairedAurocDifference(mine, theirs), baseline: rankAuroc(theirs.pos, theirs.neg) };
   };
+  const none: ImagePro = { area: 0, regions: 0 };
+  const comparePro = (defective: readonly ImageResult[], mine: (r: ImageResult) => ImagePro | undefined, theirs: (r: ImageResult) => ImagePro | null) => {
+    const [a, b] = [defective.map((r) => mine(r) ?? none), defective.map((r) => theirs(r) ?? none)];
+    return { ...pairedProDifference(a, b), baseline: auproOf(b) };
+  };
+  const types = [...new Set(bad.map((r) => r.type))].sort();
   const per_type: BaselineComparison["per_type"] = {};
-  for (const t of [...new Set(bad.map((r) => r.type))].sort()) per_type[t] = compare(bad.filter((r) => r.type === t));
-  const mine = bad.map((r) => imagePro.get(r) ?? { area: 0, regions: 0 });
-  const theirs = bad.map((r) => theirRow(r).pro ?? { area: 0, regions: 0 });
-  const aupro = { ...pairedProDifference(mine, theirs), baseline: auproOf(theirs) };
-  return { file, image_auroc: compare(bad), aupro, per_type };
+  for (const t of types) per_type[t] = compare(bad.filter((r) => r.type === t));
+  const aupro = comparePro(bad, (r) => parts.image_pro.get(r), (r) => theirRow(r).pro);
+  const comparison: BaselineComparison = { file, image_auroc: compare(bad), aupro, per_type };
+  if (bad.every((r) => theirRow(r).pro === null || theirRow(r).typeProArea !== null)) {
+    const theirType = (r: ImageResult) => {
+      const row = theirRow(r);
+      return row.pro === null ? null : { area: row.typeProArea!, regions: row.pro.regions };
+    };
+    comparison.per_type_aupro = {};
+    for (const t of types) comparison.per_type_aupro[t] = comparePro(bad.filter((r) => r.type === t), (r) => parts.type_pro.get(r), theirType);
+  }
+  return comparison;
 }

@@ -54,11 +54,12 @@ describe("linewatch eval", { timeout: 300_000 }, () => {
     assert.ok(m.aupro_ci95[0] < m.aupro_ci95[1], "pits of different sizes are found to different extents");
     const rows = readFileSync(join(out, "scores.csv"), "utf8").trim().split("\n");
     const images = readdirSync(join(ds, "test/good")).length + readdirSync(join(ds, "test/dark")).length;
-    assert.equal(rows[0], "type,name,score,verdict,pro_area,regions");
+    assert.equal(rows[0], "type,name,score,verdict,pro_area,regions,type_pro_area");
     assert.equal(rows.length, 1 + images);
     const dark = rows.filter((l) => l.startsWith("dark,"));
-    assert.ok(dark.every((l) => /^dark,d\d+,[-\d.e]+,(pass|fail),[\d.e-]+,1$/.test(l)), dark.join("\n"));
-    assert.ok(rows.filter((l) => l.startsWith("good,")).every((l) => l.endsWith(",,")));
+    // one defect type: its set is the whole set, so its per-type AUPRO part is the overall one
+    assert.ok(dark.every((l) => /^dark,d\d+,[-\d.e]+,(pass|fail),([\d.e-]+),1,\2$/.test(l)), dark.join("\n"));
+    assert.ok(rows.filter((l) => l.startsWith("good,")).every((l) => l.endsWith(",,,")));
     assert.match(readFileSync(join(out, "report.md"), "utf8"), /\| image AUROC 95 % \| AUPRO 95 % \|/);
 
     const again = evalCli("--json", "--baseline", join(out, "scores.csv"));
@@ -67,6 +68,8 @@ describe("linewatch eval", { timeout: 300_000 }, () => {
     assert.deepEqual([b.image_auroc.difference, b.image_auroc.interval], [0, [0, 0]]);
     assert.deepEqual([b.aupro.difference, b.aupro.interval], [0, [0, 0]]);
     assert.ok(Math.abs(b.aupro.baseline - m.aupro) < 0.01, `grid AUPRO ${b.aupro.baseline} against exact ${m.aupro}`);
+    const perType = (JSON.parse(again.stdout) as { baseline: { per_type_aupro: Record<string, { difference: number; interval: number[]; baseline: number }> } }).baseline.per_type_aupro;
+    assert.deepEqual([perType.dark.difference, perType.dark.interval, perType.dark.baseline], [0, [0, 0], b.aupro.baseline]);
   });
 
   it("refuses a baseline it cannot read, or one of other images, saying which", () => {
@@ -75,7 +78,7 @@ describe("linewatch eval", { timeout: 300_000 }, () => {
     writeFileSync(bad, "type,name\ngood,g2\n");
     let r = evalCli("--baseline", bad);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /--baseline .*bad\.csv: first line must be 'type,name,score,verdict,pro_area,regions'/);
+    assert.match(r.stderr, /--baseline .*bad\.csv: first line must be 'type,name,score,verdict,pro_area,regions,type_pro_area'/);
     writeFileSync(bad, good.replace(/^(good,g2,)[^,]+/m, "$1high"));
     r = evalCli("--baseline", bad);
     assert.equal(r.code, 2);
