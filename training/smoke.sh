@@ -66,7 +66,7 @@ PY
 
 echo "smoke: a trainable checkpoint rebuilt from the export (from_onnx.py), trained on"
 $py "$here/from_onnx.py" --model "$tmp/s1" --data "$data" --out "$tmp/rb/student.pt" --views 8
-$py "$here/train.py" "${common[@]}" --out "$tmp/ft" --seed 4 --holdout-seed 3 --init "$tmp/rb/student.pt"
+$py "$here/train.py" "${common[@]}" --out "$tmp/ft" --seed 4 --holdout-seed 3 --init "$tmp/rb/student.pt" --line-share 0.5
 $py "$here/check_model.py" "$tmp/ft" $ort
 
 if [ -z "$ort" ]; then

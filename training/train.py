@@ -36,6 +36,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import list_images, load_rgb, random_view, split_holdout, to_tensor_batch, whole_view  # noqa: E402
 from distill import Targets, distill_loss  # noqa: E402
+from line_defects import FAMILIES as LINE_FAMILIES, MAKERS as LINE_MAKERS  # noqa: E402
 from metrics import auroc, average_precision  # noqa: E402
 from nets import Student, count_flops  # noqa: E402
 from synth import synthesize  # noqa: E402
@@ -67,6 +68,9 @@ def parse_args(argv=None):
                    help="seed of the held-back split and its validation defects (default --seed); keep it "
                         "across the stages of one model (--init) so no stage trains on another's held-back images")
     p.add_argument("--anomaly-p", type=float, default=0.6, help="share of views given a synthetic anomaly")
+    p.add_argument("--line-share", type=float, default=0.0,
+                   help="share of those anomalies drawn from line_defects.py's families instead of synth.py's "
+                        "(0: none, and the batches are those of a run without this option)")
     p.add_argument("--val-every", type=int, default=100)
     p.add_argument("--teacher", default="none", help="none | bank:TEACHER.pt | model:STUDENT.pt | files[:DIR] (distill.py)")
     p.add_argument("--init", default=None,
@@ -119,8 +123,11 @@ def make_batch(ims, paths, rng, args):
         v, (box, flips) = random_view(ims[i], args.size, rng, with_params=True)
         m = np.zeros(v.shape[:2], np.float32)
         if rng.rand() < args.anomaly_p:
-            other = ims[rng.randint(len(ims))]
-            v, m = synthesize(v, rng, random_view(other, args.size, rng))
+            if args.line_share and rng.rand() < args.line_share:
+                v, m = LINE_MAKERS[LINE_FAMILIES[rng.randint(len(LINE_FAMILIES))]](v, rng)
+            else:
+                other = ims[rng.randint(len(ims))]
+                v, m = synthesize(v, rng, random_view(other, args.size, rng))
         views.append(v)
         masks.append(m)
         metas.append((paths[i], ims[i].size, box, flips))
