@@ -138,7 +138,7 @@ export async function evalCommand(args: string[]): Promise<number> {
         `${meta.model} on ${meta.dataset} (${json.images} images, shots ${shots}):\n` +
           `  image AUROC ${f(json.image_auroc)}  pixel AUROC ${f(json.pixel_auroc)}  AUPRO ${f(json.aupro)}\n` +
           `  image F1max ${f(json.image_f1_max)}  pixel F1max ${f(json.pixel_f1_max)}  IoU normal ${f(json.iou_normal)}  IoU anomalous ${f(json.iou_anomalous)}\n` +
-          `  95 %: image AUROC ${f(json.image_auroc_ci95[0])}-${f(json.image_auroc_ci95[1])}  AUPRO ${f(json.aupro_ci95[0])}-${f(json.aupro_ci95[1])}\n` +
+          `  95 %: image AUROC ${f(json.image_auroc_ci95[0])}-${f(json.image_auroc_ci95[1])}  pixel AUROC ${f(json.pixel_auroc_ci95[0])}-${f(json.pixel_auroc_ci95[1])}  AUPRO ${f(json.aupro_ci95[0])}-${f(json.aupro_ci95[1])}\n` +
           `  ${json.ms_per_image.toFixed(1)} ms/image\n`,
       );
       for (const [name, b] of json.baseline ? ([["image AUROC", json.baseline.image_auroc], ["AUPRO", json.baseline.aupro]] as const) : []) {

@@ -36,18 +36,18 @@ export function rankAuroc(pos: ArrayLike<number>, neg: ArrayLike<number>): numbe
 }
 
 /** Indices 0..n-1 drawn n times with replacement. */
-function draw(n: number, rand: () => number): number[] {
+export function draw(n: number, rand: () => number): number[] {
   return Array.from({ length: n }, () => Math.floor(rand() * n));
 }
 
 /** The statistic on `options.resamples` resamples (each given the seeded stream to draw with). */
-function resample(options: BootstrapOptions, statistic: (rand: () => number) => number): number[] {
+export function resample(options: BootstrapOptions, statistic: (rand: () => number) => number): number[] {
   const rand = seededRandom(options.seed ?? 0);
   return Array.from({ length: options.resamples ?? 2000 }, () => statistic(rand));
 }
 
 /** The percentile interval of resampled values (NaNs left out); [NaN, NaN] when none is left. */
-function percentiles(v: readonly number[], options: BootstrapOptions): Interval {
+export function percentiles(v: readonly number[], options: BootstrapOptions): Interval {
   const level = options.level ?? 0.95;
   const s = v.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   if (s.length === 0) return [NaN, NaN];

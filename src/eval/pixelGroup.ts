@@ -12,6 +12,7 @@ import { mergeSorted } from "./rocCurve.js";
 /** Pixel sets of one group of images, sorted. */
 export interface Group {
   images: number;
+  results: ImageResult[];
   scores: number[];
   neg: Float32Array;
   pos: Float32Array;
@@ -37,7 +38,7 @@ export function buildGroup(results: readonly ImageResult[], pixelThreshold: numb
   const neg = new Float32Array(nNeg);
   const pos = new Float32Array(nPos);
   const packed = new Float64Array(nPos);
-  const g: Group = { images: results.length, scores: [], neg, pos, packed, regions: 0, iouNormal: [], iouNormalPixel: [], iouAnomalous: [], spans: [] };
+  const g: Group = { images: results.length, results: [...results], scores: [], neg, pos, packed, regions: 0, iouNormal: [], iouNormalPixel: [], iouAnomalous: [], spans: [] };
   let a = 0;
   let b = 0;
   for (const r of results) {
@@ -88,6 +89,7 @@ export function concatGroups(groups: readonly Group[]): Group {
   return rest.reduce<Group>(
     (acc, g) => ({
       images: acc.images + g.images,
+      results: acc.results.concat(g.results),
       scores: acc.scores.concat(g.scores),
       neg: mergeSorted(acc.neg, g.neg),
       pos: mergeSorted(acc.pos, g.pos),

@@ -77,7 +77,7 @@ export function reportJson(evaluation: Evaluation, meta: ReportMeta): ReportJson
 function row(name: string, m: MetricSet): string {
   const cells = [m.image_auroc, m.pixel_auroc, m.aupro, m.image_f1_max, m.pixel_f1_max, m.iou_normal, m.iou_anomalous].map(fmt);
   const within = ([lo, hi]: [number, number]) => `${fmt(lo)}-${fmt(hi)}`;
-  return `| ${name} | ${m.images} | ${cells.join(" | ")} | ${within(m.image_auroc_ci95)} | ${within(m.aupro_ci95)} |`;
+  return `| ${name} | ${m.images} | ${cells.join(" | ")} | ${[m.image_auroc_ci95, m.pixel_auroc_ci95, m.aupro_ci95].map(within).join(" | ")} |`;
 }
 
 function baselineLines(b: BaselineComparison | undefined): string[] {
@@ -112,8 +112,8 @@ export function reportMarkdown(evaluation: Evaluation, meta: ReportMeta): string
     `- thresholds: image ${meta.thresholds.image}, pixel ${meta.thresholds.pixel} (calibrated units)`,
     `- ${m.images} test images, ${m.ms_per_image.toFixed(1)} ms per image`,
     ``,
-    `| set | images | image AUROC | pixel AUROC | AUPRO | image F1-max | pixel F1-max | IoU normal | IoU anomalous | image AUROC 95 % | AUPRO 95 % |`,
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    `| set | images | image AUROC | pixel AUROC | AUPRO | image F1-max | pixel F1-max | IoU normal | IoU anomalous | image AUROC 95 % | pixel AUROC 95 % | AUPRO 95 % |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     row("**all**", m),
     ...Object.entries(m.per_type).map(([t, s]) => row(`${t} + good`, s)),
     ``,
@@ -124,8 +124,9 @@ export function reportMarkdown(evaluation: Evaluation, meta: ReportMeta): string
     `(1 - flagged share) is ${fmt(m.iou_normal_pixel)}. IoU anomalous: mean per-image IoU of predicted and`,
     `true masks on defective images. Per-type rows pair each defect type with all good images.`,
     `95 % columns: percentile bootstrap intervals, 2000 resamples (image AUROC: good and defective images`,
-    `drawn apart with replacement; AUPRO: defective images drawn with their truth regions, the FPR axis`,
-    `of the full set held).`,
+    `drawn apart with replacement; pixel AUROC: the same, each image with all its pixels, counted in`,
+    `shared score bins; AUPRO: defective images drawn with their truth regions, the FPR axis of the`,
+    `full set held).`,
     `F1-max thresholds: image ${fmt(m.image_f1_threshold)}, pixel ${fmt(m.pixel_f1_threshold)}.`,
     ``,
     ...baselineLines(meta.baseline),

@@ -46,9 +46,9 @@ describe("linewatch eval", { timeout: 300_000 }, () => {
     const out = join(root, "a");
     const r = evalCli("--out", out);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /95 %: image AUROC \d\.\d{4}-\d\.\d{4} {2}AUPRO \d\.\d{4}-\d\.\d{4}/);
+    assert.match(r.stdout, /95 %: image AUROC \d\.\d{4}-\d\.\d{4} {2}pixel AUROC \d\.\d{4}-\d\.\d{4} {2}AUPRO \d\.\d{4}-\d\.\d{4}/);
     const m = JSON.parse(readFileSync(join(out, "metrics.json"), "utf8")) as Record<string, number & number[]>;
-    for (const [est, [lo, hi]] of [[m.image_auroc, m.image_auroc_ci95], [m.aupro, m.aupro_ci95]] as const) {
+    for (const [est, [lo, hi]] of [[m.image_auroc, m.image_auroc_ci95], [m.pixel_auroc, m.pixel_auroc_ci95], [m.aupro, m.aupro_ci95]] as const) {
       assert.ok(lo <= est + 0.01 && est - 0.01 <= hi && lo <= hi, `${lo} <= ${est} <= ${hi}`);
     }
     assert.ok(m.aupro_ci95[0] < m.aupro_ci95[1], "pits of different sizes are found to different extents");
@@ -60,7 +60,7 @@ describe("linewatch eval", { timeout: 300_000 }, () => {
     // one defect type: its set is the whole set, so its per-type AUPRO part is the overall one
     assert.ok(dark.every((l) => /^dark,d\d+,[-\d.e]+,(pass|fail),([\d.e-]+),1,\2$/.test(l)), dark.join("\n"));
     assert.ok(rows.filter((l) => l.startsWith("good,")).every((l) => l.endsWith(",,,")));
-    assert.match(readFileSync(join(out, "report.md"), "utf8"), /\| image AUROC 95 % \| AUPRO 95 % \|/);
+    assert.match(readFileSync(join(out, "report.md"), "utf8"), /\| image AUROC 95 % \| pixel AUROC 95 % \| AUPRO 95 % \|/);
 
     const again = evalCli("--json", "--baseline", join(out, "scores.csv"));
     assert.equal(again.code, 0, again.stderr);
