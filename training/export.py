@@ -152,7 +152,7 @@ def export_checkpoint(ckpt_path, out, data, name=None, extra=None, features=None
             "steps": args.get("steps"), "batch": args.get("batch"),
             "python": platform.python_version(), "torch": torch.__version__ + " (export)", "onnx_opset": 13,
             "selftest": selftest(model, size),
-            "metrics": {"validation (held-back train/good + synthetic anomalies)": ckpt["best_val"],
+            "metrics": {"validation (held-back train/good + synthetic anomalies)": ckpt.get("kept_val") or ckpt["best_val"],
                         "calibration (held-back train/good, whole image + flips)": cal_stats},
         },
     }

@@ -66,7 +66,15 @@ PY
 
 echo "smoke: a trainable checkpoint rebuilt from the export (from_onnx.py), trained on"
 $py "$here/from_onnx.py" --model "$tmp/s1" --data "$data" --out "$tmp/rb/student.pt" --views 8
-$py "$here/train.py" "${common[@]}" --out "$tmp/ft" --seed 4 --holdout-seed 3 --init "$tmp/rb/student.pt" --line-share 0.5
+$py "$here/train.py" "${common[@]}" --out "$tmp/ft" --seed 4 --holdout-seed 3 --init "$tmp/rb/student.pt" --line-share 0.5 --keep last
+$py - "$tmp/ft/student.pt" "$tmp/ft/model.json" <<'PY'
+import json, sys, torch
+c = torch.load(sys.argv[1])
+m = json.load(open(sys.argv[2]))["provenance"]["metrics"]["validation (held-back train/good + synthetic anomalies)"]
+if c["kept_val"]["step"] != 4 or m["step"] != 4:
+    sys.exit(f"smoke: --keep last kept step {c['kept_val']['step']} (manifest {m['step']}), not the last (4)")
+print("smoke: --keep last saved and exported the last step's weights")
+PY
 $py "$here/check_model.py" "$tmp/ft" $ort
 
 if [ -z "$ort" ]; then

@@ -72,6 +72,8 @@ def parse_args(argv=None):
                    help="share of those anomalies drawn from line_defects.py's families instead of synth.py's "
                         "(0: none, and the batches are those of a run without this option)")
     p.add_argument("--val-every", type=int, default=100)
+    p.add_argument("--keep", choices=("best", "last"), default="best",
+                   help="checkpoint to save and export: the best held-back validation, or the last step's weights")
     p.add_argument("--teacher", default="none", help="none | bank:TEACHER.pt | model:STUDENT.pt | files[:DIR] (distill.py)")
     p.add_argument("--init", default=None,
                    help="start from this student.pt (fine-tune / continue); with --also, one per width, comma-separated")
@@ -251,7 +253,7 @@ class Trainee:
         self.net.to(dev)
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=args.lr, weight_decay=1e-4)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, one_cycle(total))
-        self.best, self.best_state, self.hist, self.run = -1.0, None, [], 0.0
+        self.best, self.best_state, self.kept, self.hist, self.run = -1.0, None, None, [], 0.0
 
 
 def seg_loss(logits, mask):
@@ -347,7 +349,7 @@ def main(argv=None):
                                                                        if args.device == "cuda" else ""),
                 "teacher": "none (synthetic-anomaly masks only)" if targets is None else targets.describe, "holdout": [os.path.basename(p) for p in hold_p],
                 "command": "/usr/bin/python3 " + " ".join(shlex.quote(a) for a in sys.argv),
-                "best_val": max(t.hist, key=lambda h: h["val_select"])}
+                "best_val": max(t.hist, key=lambda h: h["val_select"]), "kept_val": t.kept}
         torch.save(ckpt, os.path.join(t.out, "student.pt"))
         return ckpt
 
@@ -381,8 +383,8 @@ def main(argv=None):
                 v = validate(t.net, val, args.size)
                 v["step"] = step
                 t.hist.append(v)
-                if v["val_select"] > t.best:
-                    t.best, t.best_state = v["val_select"], {k: w.detach().cpu().clone() for k, w in t.net.state_dict().items()}
+                if v["val_select"] > t.best or (args.keep == "last" and last):
+                    t.best, t.best_state, t.kept = v["val_select"], {k: w.detach().cpu().clone() for k, w in t.net.state_dict().items()}, v
                     save(t)  # a run stopped early still leaves its best checkpoint
                 print(f"step {step}/{total[0]} w{t.width:g} loss {t.run:.4f} val img-auroc {v['val_image_auroc']:.4f} "
                       f"pix-ap {v['val_pixel_ap']:.4f} | {el / 60:.1f} min, ETA {eta}", flush=True)
