@@ -2,7 +2,8 @@
  * The metrics of `linewatch eval`, from per-image scores and maps. All rank metrics are exact
  * (every distinct score is a threshold; see rocCurve.ts); pixel sets are sorted once per group
  * (good images, each defect type) and merged, so per-type metrics cost no extra sort.
- * Cost: about 7 s and 0.5 GB for 27 Mpx (300 images of 300x300 px) on one shared core.
+ * Cost: about 7 s and 0.5 GB for 27 Mpx (300 images of 300x300 px) on one shared core, plus
+ * about 4 s for the bootstrap intervals (counting every pixel into bins, pixelBootstrap.ts).
  */
 import { aurocInterval, type ImagePro, type Interval, proInterval, regionProAreas } from "./bootstrap.js";
 import { binEdges, countPixels, pixelAurocInterval, type PixelCounts } from "./pixelBootstrap.js";
