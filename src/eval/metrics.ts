@@ -6,7 +6,7 @@
  * about 4 s for the bootstrap intervals (counting every pixel into bins, pixelBootstrap.ts).
  */
 import { aurocInterval, type ImagePro, type Interval, proInterval, regionProAreas } from "./bootstrap.js";
-import { binEdges, countPixels, pixelAurocInterval, type PixelCounts } from "./pixelBootstrap.js";
+import { binEdges, PixelPairs } from "./pixelBootstrap.js";
 import { buildGroup, concatGroups, type Group } from "./pixelGroup.js";
 import { proCurve } from "./proCurve.js";
 import { Curve, mergeSorted, rocCurve, sortedScores } from "./rocCurve.js";
@@ -118,7 +118,7 @@ function checkResult(r: ImageResult): void {
   if (!Number.isFinite(r.score)) throw new RangeError(`${what}: image score ${r.score}`);
 }
 
-function metricSet(good: Group, bad: Group, regionSize: readonly number[], counts: ReadonlyMap<ImageResult, PixelCounts>): { set: MetricSet; curves: EvalCurves; imagePro: Map<ImageResult, ImagePro> } {
+function metricSet(good: Group, bad: Group, regionSize: readonly number[], pixelPairs: PixelPairs): { set: MetricSet; curves: EvalCurves; imagePro: Map<ImageResult, ImagePro> } {
   const image = rocCurve(sortedScores(bad.scores, "image scores"), sortedScores(good.scores, "image scores"));
   const neg = mergeSorted(good.neg, bad.neg);
   const pixel = rocCurve(bad.pos, neg);
@@ -135,7 +135,7 @@ function metricSet(good: Group, bad: Group, regionSize: readonly number[], count
     image_auroc: image.auroc,
     image_auroc_ci95: aurocInterval(bad.scores, good.scores),
     pixel_auroc: pixel.auroc,
-    pixel_auroc_ci95: pixelAurocInterval(good.results.map((r) => counts.get(r)!), bad.results.map((r) => counts.get(r)!)),
+    pixel_auroc_ci95: pixelPairs.interval(good.results, bad.results),
     aupro: pro.aupro,
     aupro_ci95: proInterval([...imagePro.values()]),
     image_f1_max: image.f1_max,
@@ -164,15 +164,14 @@ export function evaluate(results: readonly ImageResult[], thresholds: Thresholds
   const types = [...new Set(results.filter((r) => r.mask !== null).map((r) => r.type))].sort();
   const byType = types.map((t) => buildGroup(results.filter((r) => r.mask !== null && r.type === t), thresholds.pixel, regionSize));
   const bad = concatGroups([buildGroup([], thresholds.pixel, regionSize), ...byType]);
-  const edges = binEdges([good.neg, bad.neg, bad.pos]);
-  const counts = new Map(results.map((r) => [r, countPixels(r, edges)]));
+  const pixelPairs = new PixelPairs(good.results, bad.results, binEdges([good.neg, bad.neg, bad.pos]));
   const per_type: Record<string, MetricSet> = {};
   const type_pro = new Map<ImageResult, ImagePro>();
   types.forEach((t, i) => {
-    const { set, imagePro } = metricSet(good, byType[i], regionSize, counts);
+    const { set, imagePro } = metricSet(good, byType[i], regionSize, pixelPairs);
     per_type[t] = set;
     for (const [r, p] of imagePro) type_pro.set(r, p);
   });
-  const all = metricSet(good, bad, regionSize, counts);
+  const all = metricSet(good, bad, regionSize, pixelPairs);
   return { metrics: { ...all.set, ms_per_image, per_type }, curves: all.curves, image_pro: all.imagePro, type_pro };
 }

@@ -78,48 +78,72 @@ function multiplicities(w: Float64Array, offset: number, n: number, rand: () => 
 }
 
 /**
- * Interval for the pixel AUROC of a set: good and defective images resampled apart.
- * A resample's AUROC is sum over drawn pairs (defective image i, any image j) of
- * wins[i][j] / (its defect pixels x its normal pixels), where wins[i][j] counts the defect pixels
- * of i above the normal pixels of j (ties 1/2): the pair table is built once from the bin counts,
- * so a resample costs (defective x all) images, not pixels or bins.
- * [NaN, NaN] when either side is empty.
+ * The pixel pairs of a test set, for the pixel AUROC intervals of it and of its subsets (each
+ * defect type with the good images). Built once: each image's pixels counted into the bins, then
+ * wins[i][j], the defect pixels of defective image i above the normal pixels of image j (ties
+ * 1/2). A resample's AUROC is the sum over drawn pairs (i, j) of wins[i][j] over (its defect
+ * pixels x its normal pixels), so it costs (defective x all) images, not pixels or bins.
  */
-export function pixelAurocInterval(good: readonly PixelCounts[], bad: readonly PixelCounts[], options: BootstrapOptions = {}): Interval {
-  if (good.length === 0 || bad.length === 0) return [NaN, NaN];
-  const all = [...good, ...bad];
-  const total = (v: Float64Array) => v.reduce((a, b) => a + b, 0);
-  const negTotal = all.map((c) => total(c.neg));
-  const posTotal = bad.map((c) => total(c.pos));
-  const wins = new Float64Array(bad.length * all.length);
-  all.forEach((c, j) => {
-    const below = new Float64Array(c.neg.length); // normal pixels of j in lower bins, plus half its own bin's
-    for (let b = 0, run = 0; b < c.neg.length; b++) (below[b] = run + c.neg[b] / 2), (run += c.neg[b]);
-    bad.forEach((d, i) => {
-      let w = 0;
-      for (let b = 0; b < below.length; b++) if (d.pos[b] !== 0) w += d.pos[b] * below[b];
-      wins[i * all.length + j] = w;
+export class PixelPairs {
+  /** Column of each image: good and defective ones. */
+  private readonly col = new Map<ImageResult, number>();
+  /** Row of each defective image. */
+  private readonly row = new Map<ImageResult, number>();
+  private readonly negTotal: Float64Array;
+  private readonly posTotal: Float64Array;
+  private readonly wins: Float64Array;
+
+  /** @param edges the shared bin edges (binEdges) */
+  constructor(good: readonly ImageResult[], bad: readonly ImageResult[], edges: Float64Array) {
+    const all = [...good, ...bad];
+    all.forEach((r, j) => this.col.set(r, j));
+    bad.forEach((r, i) => this.row.set(r, i));
+    const counts = all.map((r) => countPixels(r, edges));
+    const total = (v: Float64Array) => v.reduce((a, b) => a + b, 0);
+    this.negTotal = Float64Array.from(counts, (c) => total(c.neg));
+    this.posTotal = Float64Array.from(counts.slice(good.length), (c) => total(c.pos));
+    this.wins = new Float64Array(bad.length * all.length);
+    counts.forEach((c, j) => {
+      const below = new Float64Array(c.neg.length); // normal pixels of j in lower bins, plus half its own bin's
+      for (let b = 0, run = 0; b < c.neg.length; b++) (below[b] = run + c.neg[b] / 2), (run += c.neg[b]);
+      counts.slice(good.length).forEach((d, i) => {
+        let w = 0;
+        for (let b = 0; b < below.length; b++) if (d.pos[b] !== 0) w += d.pos[b] * below[b];
+        this.wins[i * all.length + j] = w;
+      });
     });
-  });
-  return percentiles(
-    resample(options, (rand) => {
-      const w = new Float64Array(all.length); // good images first, then defective ones
-      multiplicities(w, 0, good.length, rand);
-      multiplicities(w, good.length, bad.length, rand);
-      let won = 0;
-      let pos = 0;
-      let neg = 0;
-      for (let j = 0; j < all.length; j++) neg += w[j] * negTotal[j];
-      for (let i = 0; i < bad.length; i++) {
-        const wi = w[good.length + i];
-        if (wi === 0) continue;
-        pos += wi * posTotal[i];
-        let row = 0;
-        for (let j = 0, k = i * all.length; j < all.length; j++, k++) row += w[j] * wins[k];
-        won += wi * row;
-      }
-      return pos === 0 || neg === 0 ? NaN : won / (pos * neg);
-    }),
-    options,
-  );
+  }
+
+  /**
+   * Interval for the pixel AUROC of a set of the images given to the constructor: good and
+   * defective images resampled apart. [NaN, NaN] when either side is empty.
+   */
+  interval(good: readonly ImageResult[], bad: readonly ImageResult[], options: BootstrapOptions = {}): Interval {
+    if (good.length === 0 || bad.length === 0) return [NaN, NaN];
+    const cols = Int32Array.from([...good, ...bad], (r) => this.col.get(r)!);
+    const rows = Int32Array.from(bad, (r) => this.row.get(r)!);
+    const width = this.col.size;
+    return percentiles(
+      resample(options, (rand) => {
+        const w = new Float64Array(cols.length); // good images first, then defective ones
+        multiplicities(w, 0, good.length, rand);
+        multiplicities(w, good.length, bad.length, rand);
+        let won = 0;
+        let pos = 0;
+        let neg = 0;
+        for (let c = 0; c < cols.length; c++) neg += w[c] * this.negTotal[cols[c]];
+        for (let i = 0; i < rows.length; i++) {
+          const wi = w[good.length + i];
+          if (wi === 0) continue;
+          pos += wi * this.posTotal[rows[i]];
+          const base = rows[i] * width;
+          let sum = 0;
+          for (let c = 0; c < cols.length; c++) sum += w[c] * this.wins[base + cols[c]];
+          won += wi * sum;
+        }
+        return pos === 0 || neg === 0 ? NaN : won / (pos * neg);
+      }),
+      options,
+    );
+  }
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { evaluate, type ImageResult } from "../../src/eval/metrics.js";
-import { binEdges, binnedAuroc, countPixels, pixelAurocInterval } from "../../src/eval/pixelBootstrap.js";
+import { binEdges, binnedAuroc, countPixels, PixelPairs } from "../../src/eval/pixelBootstrap.js";
 import { rocCurve, sortedScores } from "../../src/eval/rocCurve.js";
 
 /** A seeded stream of uniform numbers (LCG), independent of the code under test. */
@@ -69,6 +69,6 @@ describe("pixel AUROC bootstrap", () => {
     assert.ok(hi4 - lo4 < (hi - lo) / 2, `400 images: ${hi4 - lo4} against ${hi - lo} for 40`);
     const good = images(4, 3).filter((r) => r.mask === null);
     assert.deepEqual(evaluate(good, thresholds, 0).metrics.pixel_auroc_ci95, [NaN, NaN]);
-    assert.deepEqual(pixelAurocInterval([], []), [NaN, NaN]);
+    assert.deepEqual(new PixelPairs([], [], new Float64Array(0)).interval([], []), [NaN, NaN]);
   });
 });
