@@ -119,15 +119,15 @@ def restore_statistics(net, bns, views, mean, std, bs=16):
         bn.bias.data.copy_((mu + folded_bias.double()).float())
 
 
-def training_views(paths, size, n, seed, anomaly_p, line_share, bs=16):
-    """n views as train.py makes them (its make_batch: random crops, flips, synthetic anomalies
-    on a share anomaly_p, line_share of them from line_defects.py), drawn bs at a time from one
-    seeded stream."""
+def training_views(paths, size, n, seed, run, bs=16):
+    """n views as train.py made them for the run (its make_batch with the run's own arguments:
+    random crops, flips, its share and families of synthetic anomalies), drawn bs at a time from
+    one seeded stream."""
     rng = np.random.RandomState(seed)
     ims = [load_rgb(p) for p in paths]
     out = []
     while len(out) < n:
-        args = SimpleNamespace(batch=min(bs, n - len(out)), size=size, anomaly_p=anomaly_p, line_share=line_share)
+        args = SimpleNamespace(**{**vars(run), "batch": min(bs, n - len(out)), "size": size})
         out.extend(make_batch(ims, paths, rng, args)[0])
     return out
 
@@ -160,7 +160,7 @@ def main(argv=None):
     if len(train_paths) != prov["train_images"]:
         raise SystemExit(f"{a.data}: {len(train_paths)} training images, the manifest says {prov['train_images']}")
     print(f"statistics of {len(bns)} batch norms over {a.views} training views ...", flush=True)
-    restore_statistics(net, bns, training_views(train_paths, size, a.views, a.seed, run.anomaly_p, run.line_share), mean, std)
+    restore_statistics(net, bns, training_views(train_paths, size, a.views, a.seed, run), mean, std)
     after = selftest(Exported(net, features=tap).eval(), size)
     for name, t in (("folded", before), ("restored", after)):
         err = max(abs(x - y) for k in ("mean", "max") for x, y in zip(t[k], prov["selftest"][k]))
