@@ -31,7 +31,9 @@ export function asInspectImage(img: RawImage): InspectImage {
  * [--baseline SCORES_CSV]`: every test image through the daemon's own tile -> infer -> stitch ->
  * decide code, then the metrics; with --baseline, image AUROC and AUPRO against an earlier run's
  * scores.csv (from --out) image by image. A baseline of other images is reported (exit 1) after
- * this run's own metrics and report, which are kept.
+ * this run's own metrics and report, which are kept. A dataset without ground_truth/ (image
+ * labels only, e.g. from `linewatch archive-export`) gets image metrics and IoU normal; its pixel
+ * metrics and AUPRO comparison are n/a.
  */
 export async function evalCommand(args: string[]): Promise<number> {
   let o;
@@ -90,6 +92,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   }
   try {
     const dataset = await readDataset(resolve(o.dataset!));
+    if (!dataset.pixel_truth) process.stderr.write("image labels only (no ground_truth/): pixel metrics are not computed\n");
     const m = engine.manifest;
     let reference: Reference | null = null;
     if (shots > 0) {
@@ -134,14 +137,19 @@ export async function evalCommand(args: string[]): Promise<number> {
     if (o.json) process.stdout.write(`${JSON.stringify(json)}\n`);
     else {
       const f = (v: number | null) => (v === null || Number.isNaN(v) ? "n/a" : v.toFixed(4));
+      const ci = ([lo, hi]: [number, number]) => (Number.isNaN(lo) ? "n/a" : `${f(lo)}-${f(hi)}`);
       process.stdout.write(
         `${meta.model} on ${meta.dataset} (${json.images} images, shots ${shots}):\n` +
           `  image AUROC ${f(json.image_auroc)}  pixel AUROC ${f(json.pixel_auroc)}  AUPRO ${f(json.aupro)}\n` +
           `  image F1max ${f(json.image_f1_max)}  pixel F1max ${f(json.pixel_f1_max)}  IoU normal ${f(json.iou_normal)}  IoU anomalous ${f(json.iou_anomalous)}\n` +
-          `  95 %: image AUROC ${f(json.image_auroc_ci95[0])}-${f(json.image_auroc_ci95[1])}  pixel AUROC ${f(json.pixel_auroc_ci95[0])}-${f(json.pixel_auroc_ci95[1])}  AUPRO ${f(json.aupro_ci95[0])}-${f(json.aupro_ci95[1])}\n` +
+          `  95 %: image AUROC ${ci(json.image_auroc_ci95)}  pixel AUROC ${ci(json.pixel_auroc_ci95)}  AUPRO ${ci(json.aupro_ci95)}\n` +
           `  ${json.ms_per_image.toFixed(1)} ms/image\n`,
       );
       for (const [name, b] of json.baseline ? ([["image AUROC", json.baseline.image_auroc], ["AUPRO", json.baseline.aupro]] as const) : []) {
+        if (b === undefined) {
+          process.stdout.write(`  ${name} against ${json.baseline!.file}: not compared (no truth-mask AUPRO part for every defective image in this run or the baseline)\n`);
+          continue;
+        }
         process.stdout.write(
           `  ${name} against ${json.baseline!.file} (${f(b.baseline)}): difference ${f(b.difference)}, ` +
             `paired 95 % ${f(b.interval[0])} to ${f(b.interval[1])}, not better in ${(100 * b.share_not_better).toFixed(1)} % of resamples\n`,

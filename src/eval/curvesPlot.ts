@@ -1,6 +1,7 @@
 /**
  * curves.png: image ROC, pixel ROC and PRO curve side by side, drawn as SVG and rendered with
- * sharp (librsvg), so no plotting package is needed.
+ * sharp (librsvg), so no plotting package is needed. A panel with no curve (the pixel panels of
+ * a set labelled per image only) says why instead.
  */
 import sharp from "sharp";
 import type { EvalCurves, EvalMetrics } from "./metrics.js";
@@ -11,6 +12,8 @@ const PANEL = 420;
 const PLOT = 300;
 const LEFT = 80;
 const TOP = 50;
+/** What an empty pixel panel says. */
+const NO_PIXEL_TRUTH = "no pixel truth (image labels only)";
 
 /** Escape text for SVG. */
 export function xmlEscape(s: string): string {
@@ -41,7 +44,7 @@ function clip(c: Curve, xMax: number): Curve {
   return out;
 }
 
-function panel(index: number, title: string, curve: Curve, xMax: number, xLabel: string, yLabel: string, diagonal: boolean): string {
+function panel(index: number, title: string, curve: Curve, xMax: number, xLabel: string, yLabel: string, diagonal: boolean, empty: string): string {
   const ox = index * PANEL + LEFT;
   const sx = (x: number) => ox + (x / xMax) * PLOT;
   const sy = (y: number) => TOP + PLOT - y * PLOT;
@@ -55,10 +58,14 @@ function panel(index: number, title: string, curve: Curve, xMax: number, xLabel:
     parts.push(`<text x="${sx(xv)}" y="${TOP + PLOT + 18}" text-anchor="middle">${xv.toFixed(xMax < 1 ? 2 : 1)}</text>`);
     parts.push(`<text x="${ox - 8}" y="${sy(yv) + 4}" text-anchor="end">${yv.toFixed(1)}</text>`);
   }
-  if (diagonal) parts.push(`<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(1)}" y2="${sy(1)}" stroke="#999" stroke-dasharray="4 4"/>`);
+  if (diagonal && curve.x.length > 0) parts.push(`<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(1)}" y2="${sy(1)}" stroke="#999" stroke-dasharray="4 4"/>`);
   const c = clip(curve, xMax);
-  const pts = c.x.map((x, i) => `${sx(x).toFixed(1)},${sy(c.y[i]).toFixed(1)}`).join(" ");
-  parts.push(`<polyline points="${pts}" fill="none" stroke="#c0392b" stroke-width="2"/>`);
+  if (c.x.length === 0) {
+    parts.push(`<text x="${ox + PLOT / 2}" y="${TOP + PLOT / 2}" text-anchor="middle" font-size="14" fill="#777">${xmlEscape(empty)}</text>`);
+  } else {
+    const pts = c.x.map((x, i) => `${sx(x).toFixed(1)},${sy(c.y[i]).toFixed(1)}`).join(" ");
+    parts.push(`<polyline points="${pts}" fill="none" stroke="#c0392b" stroke-width="2"/>`);
+  }
   parts.push(`<text x="${ox + PLOT / 2}" y="${TOP - 16}" text-anchor="middle" font-size="15" font-weight="bold">${xmlEscape(title)}</text>`);
   parts.push(`<text x="${ox + PLOT / 2}" y="${TOP + PLOT + 40}" text-anchor="middle">${xmlEscape(xLabel)}</text>`);
   const ly = TOP + PLOT / 2;
@@ -74,9 +81,9 @@ export function curvesSvg(curves: EvalCurves, metrics: EvalMetrics, caption: str
   const width = PANEL * 3;
   const height = PANEL;
   const body = [
-    panel(0, `Image ROC (AUROC ${fmt(metrics.image_auroc)})`, curves.image_roc, 1, "False positive rate (images)", "True positive rate", true),
-    panel(1, `Pixel ROC (AUROC ${fmt(metrics.pixel_auroc)})`, curves.pixel_roc, 1, "False positive rate (pixels)", "True positive rate", true),
-    panel(2, `PRO to FPR ${PRO_FPR_LIMIT} (AUPRO ${fmt(metrics.aupro)})`, curves.pro, PRO_FPR_LIMIT, "False positive rate (pixels)", "Per-region overlap", false),
+    panel(0, `Image ROC (AUROC ${fmt(metrics.image_auroc)})`, curves.image_roc, 1, "False positive rate (images)", "True positive rate", true, "no images"),
+    panel(1, `Pixel ROC (AUROC ${fmt(metrics.pixel_auroc)})`, curves.pixel_roc, 1, "False positive rate (pixels)", "True positive rate", true, NO_PIXEL_TRUTH),
+    panel(2, `PRO to FPR ${PRO_FPR_LIMIT} (AUPRO ${fmt(metrics.aupro)})`, curves.pro, PRO_FPR_LIMIT, "False positive rate (pixels)", "Per-region overlap", false, NO_PIXEL_TRUTH),
   ].join("\n");
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="12" fill="#222">`,

@@ -6,6 +6,10 @@
  * ROOT/test/<type>/<name>.png|jpg|jpeg|bmp      test images; <type> "good" is defect-free
  * ROOT/ground_truth/<type>/<name>_mask.png      truth mask of every defective test image
  * ```
+ *
+ * A set with no ground_truth/ folder at all is labelled per image only (as `linewatch
+ * archive-export` writes operators' verdicts: test/good and test/<defect type>): its images are
+ * still good or defective by folder, but no image has a truth mask, so only image metrics apply.
  */
 import { readdir, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
@@ -25,7 +29,9 @@ export interface EvalSample {
   name: string;
   /** Image file. */
   path: string;
-  /** Truth mask file; null for a good image. */
+  /** Whether the image shows a defect (type is not "good"). */
+  defective: boolean;
+  /** Truth mask file; null for a good image and for every image of an image-labels-only set. */
   mask_path: string | null;
 }
 
@@ -39,6 +45,8 @@ export interface EvalDataset {
   test: EvalSample[];
   /** Defect types (test folders other than "good"), sorted. */
   defect_types: string[];
+  /** Whether defective images have truth masks: false when the set has no ground_truth/ folder (image labels only). */
+  pixel_truth: boolean;
 }
 
 /** A truth mask: 1 = defect, 0 = normal. */
@@ -85,7 +93,8 @@ async function listImages(dir: string): Promise<string[]> {
 
 /**
  * List a dataset. Throws DatasetError when the root or test/ is missing, test/ holds no image,
- * or a defective image has no mask file.
+ * or, in a set with a ground_truth/ folder, a defective image has no mask file. Without
+ * ground_truth/ the set is image-labels-only (pixel_truth false, every mask_path null).
  * @param root the dataset folder (one category)
  */
 export async function readDataset(root: string): Promise<EvalDataset> {
@@ -99,31 +108,33 @@ export async function readDataset(root: string): Promise<EvalDataset> {
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
     .sort((a, b) => (a === GOOD_TYPE ? -1 : b === GOOD_TYPE ? 1 : byName(a, b)));
+  const pixel_truth = await isDir(join(root, "ground_truth"));
   const test: EvalSample[] = [];
   for (const type of types) {
     const dir = join(testDir, type);
     const gtDir = join(root, "ground_truth", type);
-    const good = type === GOOD_TYPE;
-    if (!good && !(await isDir(gtDir))) throw new DatasetError(gtDir, `no truth masks for defect type "${type}"`);
-    const gtFiles = good ? new Set<string>() : new Set(await readdir(gtDir));
+    const defective = type !== GOOD_TYPE;
+    const masked = defective && pixel_truth;
+    if (masked && !(await isDir(gtDir))) throw new DatasetError(gtDir, `no truth masks for defect type "${type}"`);
+    const gtFiles = masked ? new Set(await readdir(gtDir)) : new Set<string>();
     for (const file of await listImages(dir)) {
       const name = file.slice(0, file.length - extname(file).length);
       let mask_path: string | null = null;
-      if (!good) {
+      if (masked) {
         const maskFile = `${name}_mask.png`;
         if (!gtFiles.has(maskFile)) throw new DatasetError(join(gtDir, maskFile), `missing mask of ${join(dir, file)}`);
         mask_path = join(gtDir, maskFile);
       }
-      test.push({ type, name, path: join(dir, file), mask_path });
+      test.push({ type, name, path: join(dir, file), defective, mask_path });
     }
   }
   if (test.length === 0) throw new DatasetError(testDir, "no test images");
-  return { root, train_good, test, defect_types: types.filter((t) => t !== GOOD_TYPE) };
+  return { root, train_good, test, defect_types: types.filter((t) => t !== GOOD_TYPE), pixel_truth };
 }
 
 /**
  * Load a sample's truth mask as binary (mask value > 127 -> 1), checking that it has its
- * image's size. Null for a good image.
+ * image's size. Null for a sample without one (a good image, or any of an image-labels-only set).
  */
 export async function loadMask(sample: EvalSample): Promise<TruthMask | null> {
   if (sample.mask_path === null) return null;

@@ -4,6 +4,8 @@
  * (good images, each defect type) and merged, so per-type metrics cost no extra sort.
  * Cost: about 7 s and 0.5 GB for 27 Mpx (300 images of 300x300 px) on one shared core, plus
  * about 4 s for the bootstrap intervals (counting every pixel into bins, pixelBootstrap.ts).
+ * A set labelled per image only (no truth masks, dataset.ts) gets the image metrics and the good
+ * images' IoUs; its pixel metrics are NaN and no pixel is sorted.
  */
 import { aurocInterval, type ImagePro, type Interval, proInterval, regionProAreas } from "./bootstrap.js";
 import { binEdges, PixelPairs } from "./pixelBootstrap.js";
@@ -23,7 +25,9 @@ export interface ImageResult {
   score: number;
   /** Anomaly map at image resolution, width * height values, row-major, calibrated units. */
   map: Float32Array;
-  /** Truth mask (1 = defect) of the same size; null for a good image. */
+  /** Whether the image shows a defect (its label; decides good vs defective everywhere). */
+  defective: boolean;
+  /** Truth mask (1 = defect) of the same size; null for a good image and for a defective one labelled per image only. */
   mask: Uint8Array | null;
   /** Width, px. */
   width: number;
@@ -39,7 +43,10 @@ export interface Thresholds {
   pixel: number;
 }
 
-/** One set of metrics; every value is 0..1 except counts. NaN (null in JSON) where undefined. */
+/**
+ * One set of metrics; every value is 0..1 except counts. NaN (null in JSON) where undefined,
+ * which for a set without truth masks is every pixel metric but the good images' IoUs.
+ */
 export interface MetricSet {
   /** Test images in the set. */
   images: number;
@@ -99,6 +106,11 @@ export interface EvalCurves {
 /** Result of evaluate(). */
 export interface Evaluation {
   metrics: EvalMetrics;
+  /**
+   * Whether the defective images have truth masks, so that pixel metrics are measured; false
+   * for a set labelled per image only, and for a set with no defective image.
+   */
+  pixel_truth: boolean;
   curves: EvalCurves;
   /** Each defective image's part of the overall AUPRO (bootstrap.ts), keyed by its result. */
   image_pro: Map<ImageResult, ImagePro>;
@@ -115,11 +127,52 @@ function checkResult(r: ImageResult): void {
   const what = `${r.type}/${r.name}`;
   if (r.map.length !== n) throw new RangeError(`${what}: map has ${r.map.length} values, image is ${r.width}x${r.height}`);
   if (r.mask !== null && r.mask.length !== n) throw new RangeError(`${what}: mask has ${r.mask.length} values, image is ${r.width}x${r.height}`);
+  if (r.mask !== null && !r.defective) throw new RangeError(`${what}: a good image with a truth mask`);
   if (!Number.isFinite(r.score)) throw new RangeError(`${what}: image score ${r.score}`);
 }
 
-function metricSet(good: Group, bad: Group, regionSize: readonly number[], pixelPairs: PixelPairs): { set: MetricSet; curves: EvalCurves; imagePro: Map<ImageResult, ImagePro> } {
+/**
+ * Whether pixel metrics apply: every defective image has a mask (true) or none has (false).
+ * Throws RangeError on a mix, which would make pixel metrics describe an arbitrary subset.
+ */
+function hasPixelTruth(results: readonly ImageResult[]): boolean {
+  const bad = results.filter((r) => r.defective);
+  const bare = bad.filter((r) => r.mask === null);
+  if (bare.length > 0 && bare.length < bad.length) {
+    const named = bare.slice(0, 3).map((r) => `${r.type}/${r.name}`).join(", ");
+    throw new RangeError(
+      `${bare.length} of ${bad.length} defective images have no truth mask (${named}${bare.length > 3 ? ", ..." : ""}): ` +
+        "give every defective image a mask, or none (image labels only)",
+    );
+  }
+  return bad.length > 0 && bare.length === 0;
+}
+
+/** The image metrics of a set, with the good images' IoUs; every pixel metric NaN, pixel curves empty. */
+function imageSet(good: Group, bad: Group): { set: MetricSet; curves: EvalCurves; imagePro: Map<ImageResult, ImagePro> } {
   const image = rocCurve(sortedScores(bad.scores, "image scores"), sortedScores(good.scores, "image scores"));
+  const set: MetricSet = {
+    images: good.images + bad.images,
+    image_auroc: image.auroc,
+    image_auroc_ci95: aurocInterval(bad.scores, good.scores),
+    pixel_auroc: NaN,
+    pixel_auroc_ci95: [NaN, NaN],
+    aupro: NaN,
+    aupro_ci95: [NaN, NaN],
+    image_f1_max: image.f1_max,
+    pixel_f1_max: NaN,
+    iou_normal: mean(good.iouNormal),
+    iou_normal_pixel: mean(good.iouNormalPixel),
+    iou_anomalous: NaN,
+    image_f1_threshold: image.f1_threshold,
+    pixel_f1_threshold: NaN,
+  };
+  return { set, curves: { image_roc: image.curve, pixel_roc: { x: [], y: [] }, pro: { x: [], y: [] } }, imagePro: new Map() };
+}
+
+/** Every metric of a set with truth masks (imageSet's, then the pixel ones). */
+function metricSet(good: Group, bad: Group, regionSize: readonly number[], pixelPairs: PixelPairs): { set: MetricSet; curves: EvalCurves; imagePro: Map<ImageResult, ImagePro> } {
+  const { set: imageOnly, curves: imageCurves } = imageSet(good, bad);
   const neg = mergeSorted(good.neg, bad.neg);
   const pixel = rocCurve(bad.pos, neg);
   const pro = proCurve(bad.packed, neg, regionSize, bad.regions);
@@ -131,47 +184,45 @@ function metricSet(good: Group, bad: Group, regionSize: readonly number[], pixel
     imagePro.set(result, { area, regions: count });
   }
   const set: MetricSet = {
-    images: good.images + bad.images,
-    image_auroc: image.auroc,
-    image_auroc_ci95: aurocInterval(bad.scores, good.scores),
+    ...imageOnly,
     pixel_auroc: pixel.auroc,
     pixel_auroc_ci95: pixelPairs.interval(good.results, bad.results),
     aupro: pro.aupro,
     aupro_ci95: proInterval([...imagePro.values()]),
-    image_f1_max: image.f1_max,
     pixel_f1_max: pixel.f1_max,
-    iou_normal: mean(good.iouNormal),
-    iou_normal_pixel: mean(good.iouNormalPixel),
     iou_anomalous: mean(bad.iouAnomalous),
-    image_f1_threshold: image.f1_threshold,
     pixel_f1_threshold: pixel.f1_threshold,
   };
-  return { set, curves: { image_roc: image.curve, pixel_roc: pixel.curve, pro: pro.curve }, imagePro };
+  return { set, curves: { image_roc: imageCurves.image_roc, pixel_roc: pixel.curve, pro: pro.curve }, imagePro };
 }
 
 /**
- * Compute every metric and curve. An image is defective when it has a mask (an all-zero mask
- * still counts as defective for image metrics and adds no region); per-type sets are each
- * defect type's images with all good images.
+ * Compute every metric and curve. An image is good or defective by its `defective` label (a
+ * defective image with an all-zero mask still counts for image metrics and adds no region);
+ * per-type sets are each defect type's images with all good images. Either every defective image
+ * has a mask or none has (image labels only: pixel metrics NaN); a mix throws RangeError.
  * @param results one per test image; maps are read, never kept
  * @param thresholds the model's shipped thresholds (for the IoUs)
  * @param ms_per_image passed through into the metrics, ms
  */
 export function evaluate(results: readonly ImageResult[], thresholds: Thresholds, ms_per_image: number): Evaluation {
   results.forEach(checkResult);
+  const pixel_truth = hasPixelTruth(results);
   const regionSize: number[] = [];
-  const good = buildGroup(results.filter((r) => r.mask === null), thresholds.pixel, regionSize);
-  const types = [...new Set(results.filter((r) => r.mask !== null).map((r) => r.type))].sort();
-  const byType = types.map((t) => buildGroup(results.filter((r) => r.mask !== null && r.type === t), thresholds.pixel, regionSize));
-  const bad = concatGroups([buildGroup([], thresholds.pixel, regionSize), ...byType]);
-  const pixelPairs = new PixelPairs(good.results, bad.results, binEdges([good.neg, bad.neg, bad.pos]));
+  const group = (rs: ImageResult[]) => buildGroup(rs, thresholds.pixel, regionSize, pixel_truth);
+  const good = group(results.filter((r) => !r.defective));
+  const types = [...new Set(results.filter((r) => r.defective).map((r) => r.type))].sort();
+  const byType = types.map((t) => group(results.filter((r) => r.defective && r.type === t)));
+  const bad = concatGroups([group([]), ...byType]);
+  const pixelPairs = pixel_truth ? new PixelPairs(good.results, bad.results, binEdges([good.neg, bad.neg, bad.pos])) : null;
+  const setOf = (g: Group) => (pixelPairs === null ? imageSet(good, g) : metricSet(good, g, regionSize, pixelPairs));
   const per_type: Record<string, MetricSet> = {};
   const type_pro = new Map<ImageResult, ImagePro>();
   types.forEach((t, i) => {
-    const { set, imagePro } = metricSet(good, byType[i], regionSize, pixelPairs);
+    const { set, imagePro } = setOf(byType[i]);
     per_type[t] = set;
     for (const [r, p] of imagePro) type_pro.set(r, p);
   });
-  const all = metricSet(good, bad, regionSize, pixelPairs);
-  return { metrics: { ...all.set, ms_per_image, per_type }, curves: all.curves, image_pro: all.imagePro, type_pro };
+  const all = setOf(bad);
+  return { metrics: { ...all.set, ms_per_image, per_type }, pixel_truth, curves: all.curves, image_pro: all.imagePro, type_pro };
 }

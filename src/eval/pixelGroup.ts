@@ -2,7 +2,8 @@
  * The pixel sets of one group of test images (the good ones, or one defect type's), sorted once
  * so that metrics.ts can merge groups instead of sorting again: truth-normal and defect pixel
  * scores, defect pixels packed with their truth region (proCurve.ts), and the per-image IoUs at
- * the shipped pixel threshold.
+ * the shipped pixel threshold. For a set labelled per image only, the pixel sets are left empty
+ * (nothing to rank them against) and only the scores and the good images' IoUs are kept.
  */
 import { labelComponents } from "../pipeline/labelComponents.js";
 import type { ImageResult } from "./metrics.js";
@@ -25,11 +26,14 @@ export interface Group {
   spans: { result: ImageResult; start: number; count: number }[];
 }
 
-/** Build one group's sorted pixel sets and per-image IoUs; region ids continue from `regionSize.length`. */
-export function buildGroup(results: readonly ImageResult[], pixelThreshold: number, regionSize: number[]): Group {
+/**
+ * Build one group's sorted pixel sets and per-image IoUs; region ids continue from `regionSize.length`.
+ * @param pixels false to skip the pixel sets (neg, pos, packed stay empty, masks are not read, no sorting)
+ */
+export function buildGroup(results: readonly ImageResult[], pixelThreshold: number, regionSize: number[], pixels = true): Group {
   let nNeg = 0;
   let nPos = 0;
-  for (const r of results) {
+  for (const r of pixels ? results : []) {
     let p = 0;
     if (r.mask !== null) for (let k = 0; k < r.mask.length; k++) p += r.mask[k] !== 0 ? 1 : 0;
     nPos += p;
@@ -47,7 +51,7 @@ export function buildGroup(results: readonly ImageResult[], pixelThreshold: numb
     let flagged = 0;
     let inter = 0;
     let truth = 0;
-    const comps = mask === null ? null : labelComponents(mask, r.width, r.height);
+    const comps = mask === null || !pixels ? null : labelComponents(mask, r.width, r.height);
     const base = regionSize.length;
     if (comps !== null) {
       if (base + comps.count > MAX_REGIONS) throw new RangeError(`more than ${MAX_REGIONS} truth regions`);
@@ -65,14 +69,14 @@ export function buildGroup(results: readonly ImageResult[], pixelThreshold: numb
         if (hit) inter++;
         pos[b] = v;
         packed[b++] = packPositive(v, base + comps.labels[k] - 1);
-      } else {
+      } else if (pixels) {
         neg[a++] = v;
       }
     }
-    if (mask === null) {
+    if (!r.defective) {
       g.iouNormal.push(flagged === 0 ? 1 : 0);
       g.iouNormalPixel.push(1 - flagged / map.length);
-    } else {
+    } else if (comps !== null) {
       const union = flagged + truth - inter;
       g.iouAnomalous.push(union === 0 ? 1 : inter / union);
     }

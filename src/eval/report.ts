@@ -30,6 +30,8 @@ export interface ReportMeta {
 
 /** The JSON object of `--json` and metrics.json: every metric, then what was evaluated. */
 export type ReportJson = EvalMetrics & {
+  /** Whether pixel metrics were measured (false: image labels only, see Evaluation). */
+  pixel_truth: boolean;
   model: string;
   dataset: string;
   shots: number;
@@ -63,6 +65,7 @@ export interface ReportOptions {
 export function reportJson(evaluation: Evaluation, meta: ReportMeta): ReportJson {
   return {
     ...evaluation.metrics,
+    pixel_truth: evaluation.pixel_truth,
     model: meta.model,
     dataset: meta.dataset,
     shots: meta.shots,
@@ -76,7 +79,7 @@ export function reportJson(evaluation: Evaluation, meta: ReportMeta): ReportJson
 
 function row(name: string, m: MetricSet): string {
   const cells = [m.image_auroc, m.pixel_auroc, m.aupro, m.image_f1_max, m.pixel_f1_max, m.iou_normal, m.iou_anomalous].map(fmt);
-  const within = ([lo, hi]: [number, number]) => `${fmt(lo)}-${fmt(hi)}`;
+  const within = ([lo, hi]: [number, number]) => (Number.isNaN(lo) ? "n/a" : `${fmt(lo)}-${fmt(hi)}`);
   return `| ${name} | ${m.images} | ${cells.join(" | ")} | ${[m.image_auroc_ci95, m.pixel_auroc_ci95, m.aupro_ci95].map(within).join(" | ")} |`;
 }
 
@@ -91,12 +94,28 @@ function baselineLines(b: BaselineComparison | undefined): string[] {
     ``,
     `| set | baseline | difference | paired 95 % | resamples not better |`,
     `| --- | ---: | ---: | ---: | ---: |`,
-    cell("AUPRO, all", b.aupro),
+    ...(b.aupro ? [cell("AUPRO, all", b.aupro)] : []),
     cell("image AUROC, **all**", b.image_auroc),
     ...Object.entries(b.per_type).map(([t, d]) => cell(`image AUROC, ${t} + good`, d)),
     ...Object.entries(b.per_type_aupro ?? {}).map(([t, d]) => cell(`AUPRO, ${t} + good`, d)),
     ``,
-    ...(b.per_type_aupro ? [] : [`(Per-type AUPRO not compared: the baseline's file has no type_pro_area column.)`, ``]),
+    ...(!b.aupro
+      ? [`(AUPRO not compared: this run or the baseline's file has no truth-mask AUPRO part for every defective image, as with image labels only.)`, ``]
+      : b.per_type_aupro
+        ? []
+        : [`(Per-type AUPRO not compared: the baseline's file has no type_pro_area column.)`, ``]),
+  ];
+}
+
+/** Why an image-labels-only set has no pixel metrics. */
+function imageLabelsNote(): string[] {
+  return [
+    `**Image labels only.** No defective image of this set has a truth mask (a set without a`,
+    `\`ground_truth/\` folder, as \`linewatch archive-export\` writes operators' good/defect verdicts), so pixel AUROC,`,
+    `AUPRO, pixel F1-max and IoU anomalous are not measured (n/a): they need to know which pixels are`,
+    `defective, and the daemon's own predicted masks are no truth. Image AUROC and F1 rank the model on`,
+    `the labels; IoU normal still counts the good images whose predicted mask is empty (false alarms cleared).`,
+    ``,
   ];
 }
 
@@ -129,6 +148,7 @@ export function reportMarkdown(evaluation: Evaluation, meta: ReportMeta): string
     `full set held).`,
     `F1-max thresholds: image ${fmt(m.image_f1_threshold)}, pixel ${fmt(m.pixel_f1_threshold)}.`,
     ``,
+    ...(evaluation.pixel_truth ? [] : imageLabelsNote()),
     ...baselineLines(meta.baseline),
     `![ROC and PRO curves](curves.png)`,
     ``,

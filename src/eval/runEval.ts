@@ -57,6 +57,7 @@ export async function runEval(dataset: EvalDataset, infer: InferImage, options: 
       path: sample.path,
       score: out.score,
       map: out.map,
+      defective: sample.defective,
       mask: mask === null ? null : mask.data,
       width: image.width,
       height: image.height,

@@ -3,7 +3,9 @@
  * verdict, and for a defective image its part of AUPRO: the summed PRO areas of its truth
  * regions and how many, overall and within its own type's set), and the paired comparison
  * `--baseline` makes against an earlier run's file (files written before the per-type column
- * are still read; their per-type AUPRO is not compared).
+ * are still read; their per-type AUPRO is not compared). A set labelled per image only leaves
+ * the pro columns of every row empty, so the file alone does not tell good from defective: the
+ * comparison takes that from this run's results, and compares image AUROC only.
  *
  * Why: "is the new model better?" is a question about the same images scored twice. Read
  * against each other image by image, two models' AUROCs differ with a much narrower
@@ -20,7 +22,7 @@ export interface ScoreRow {
   name: string;
   /** Image anomaly score, calibrated units. */
   score: number;
-  /** A defective image's part of AUPRO; null for a good image. */
+  /** A defective image's part of AUPRO; null for a good image or one without a truth mask. */
   pro: ImagePro | null;
   /** A defective image's part of its type's AUPRO (same regions); null for a good image or an older file. */
   typeProArea: number | null;
@@ -115,17 +117,22 @@ export interface BaselineComparison {
   file: string;
   /** Image AUROC of this run minus the baseline's, with its paired 95 % interval. */
   image_auroc: PairedDifference & { baseline: number };
-  /** AUPRO of this run minus the baseline's (each on its own FPR axis), paired over defective images. */
-  aupro: PairedDifference & { baseline: number };
+  /**
+   * AUPRO of this run minus the baseline's (each on its own FPR axis), paired over defective
+   * images; absent when this run has no truth masks or the baseline's file lacks a defective
+   * image's AUPRO part (a set labelled per image only).
+   */
+  aupro?: PairedDifference & { baseline: number };
   /** Image AUROC per defect type. */
   per_type: Record<string, PairedDifference & { baseline: number }>;
-  /** AUPRO per defect type (each type's set on its own FPR axis); absent when the baseline's file has no type_pro_area column. */
+  /** AUPRO per defect type (each type's set on its own FPR axis); absent with aupro or when the baseline's file has no type_pro_area column. */
   per_type_aupro?: Record<string, PairedDifference & { baseline: number }>;
 }
 
 /**
- * Pair this run's image scores with a baseline's (same type/name) and compare image AUROC and
- * AUPRO, overall and per type.
+ * Pair this run's image scores with a baseline's (same type/name) and compare image AUROC and,
+ * where both runs have every defective image's part of it, AUPRO, overall and per type. Good
+ * and defective are this run's labels (`defective`), whatever the baseline's pro columns hold.
  * Throws ScoresFileError when the two runs did not score the same images.
  */
 export function compareWithBaseline(
@@ -145,8 +152,8 @@ export function compareWithBaseline(
     );
   }
   const theirRow = (r: ImageResult) => rows.get(keyOf(r))!;
-  const good = results.filter((r) => r.mask === null);
-  const bad = results.filter((r) => r.mask !== null);
+  const good = results.filter((r) => !r.defective);
+  const bad = results.filter((r) => r.defective);
   const compare = (defective: readonly ImageResult[]) => {
     const mine = { pos: defective.map((r) => r.score), neg: good.map((r) => r.score) };
     const theirs = { pos: defective.map((r) => theirRow(r).score), neg: good.map((r) => theirRow(r).score) };
@@ -160,13 +167,11 @@ export function compareWithBaseline(
   const types = [...new Set(bad.map((r) => r.type))].sort();
   const per_type: BaselineComparison["per_type"] = {};
   for (const t of types) per_type[t] = compare(bad.filter((r) => r.type === t));
-  const aupro = comparePro(bad, (r) => parts.image_pro.get(r), (r) => theirRow(r).pro);
-  const comparison: BaselineComparison = { file, image_auroc: compare(bad), aupro, per_type };
-  if (bad.every((r) => theirRow(r).pro === null || theirRow(r).typeProArea !== null)) {
-    const theirType = (r: ImageResult) => {
-      const row = theirRow(r);
-      return row.pro === null ? null : { area: row.typeProArea!, regions: row.pro.regions };
-    };
+  const comparison: BaselineComparison = { file, image_auroc: compare(bad), per_type };
+  if (!bad.every((r) => r.mask !== null && theirRow(r).pro !== null)) return comparison;
+  comparison.aupro = comparePro(bad, (r) => parts.image_pro.get(r), (r) => theirRow(r).pro);
+  if (bad.every((r) => theirRow(r).typeProArea !== null)) {
+    const theirType = (r: ImageResult) => ({ area: theirRow(r).typeProArea!, regions: theirRow(r).pro!.regions });
     comparison.per_type_aupro = {};
     for (const t of types) comparison.per_type_aupro[t] = comparePro(bad.filter((r) => r.type === t), (r) => parts.type_pro.get(r), theirType);
   }

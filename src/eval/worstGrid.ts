@@ -2,6 +2,8 @@
  * worst.png: the cases a person should look at first, one row each: the highest-scoring good
  * images (false alarms to be) and the lowest-scoring defective images (misses to be), showing
  * image, truth mask, anomaly map as a heat map and the mask predicted at the pixel threshold.
+ * A defective image labelled per image only has no truth mask: its truth cell is grey and says
+ * "no mask" (an all-black cell would read as "no defect").
  */
 import sharp, { type OverlayOptions } from "sharp";
 import { fmt, xmlEscape } from "./curvesPlot.js";
@@ -19,8 +21,8 @@ export interface WorstCases {
 /** Pick up to `count` worst good and `count` worst defective images. */
 export function worstCases(results: readonly ImageResult[], count: number): WorstCases {
   return {
-    good: results.filter((r) => r.mask === null).sort((a, b) => b.score - a.score).slice(0, count),
-    defective: results.filter((r) => r.mask !== null).sort((a, b) => a.score - b.score).slice(0, count),
+    good: results.filter((r) => !r.defective).sort((a, b) => b.score - a.score).slice(0, count),
+    defective: results.filter((r) => r.defective).sort((a, b) => a.score - b.score).slice(0, count),
   };
 }
 
@@ -30,6 +32,8 @@ const LABEL = 240;
 const HEADER = 28;
 const COLUMNS = ["image", "truth", "anomaly map", "predicted mask"];
 const BG = { r: 40, g: 40, b: 40 };
+/** Grey of the truth cell of a defective image without a mask. */
+const NO_MASK = 128;
 
 /** A black -> purple -> red -> yellow -> white ramp, t in 0..1, as RGB bytes. */
 export function heatColour(t: number): [number, number, number] {
@@ -57,7 +61,7 @@ async function fitCell(raw: Uint8Array, width: number, height: number, channels:
 async function rowCells(r: ImageResult, lo: number, hi: number, pixelThreshold: number): Promise<Buffer[]> {
   const n = r.width * r.height;
   const image = await loadImage(r.path);
-  const truth = new Uint8Array(n);
+  const truth = new Uint8Array(n).fill(r.defective && r.mask === null ? NO_MASK : 0);
   if (r.mask !== null) for (let k = 0; k < n; k++) truth[k] = r.mask[k] !== 0 ? 255 : 0;
   const heat = new Uint8Array(n * 3);
   const pred = new Uint8Array(n);
@@ -103,6 +107,9 @@ export async function renderWorstGrid(cases: WorstCases, thresholds: Thresholds)
     for (const r of rows) {
       const cells = await rowCells(r, lo, hi, thresholds.pixel);
       cells.forEach((input, i) => overlays.push({ input, left: LABEL + GAP + i * (CELL + GAP), top: y }));
+      if (r.defective && r.mask === null) {
+        text.push(`<text x="${LABEL + 2 * GAP + CELL + CELL / 2}" y="${y + CELL / 2 + 5}" text-anchor="middle" fill="#111" font-weight="bold">no mask</text>`);
+      }
       text.push(`<text x="8" y="${y + 24}">${xmlEscape(r.type)}</text>`);
       text.push(`<text x="8" y="${y + 44}">${xmlEscape(r.name.length > 30 ? `${r.name.slice(0, 29)}…` : r.name)}</text>`);
       text.push(`<text x="8" y="${y + 64}">score ${fmt(r.score)}</text>`);

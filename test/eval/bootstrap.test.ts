@@ -77,7 +77,7 @@ describe("bootstrap intervals", () => {
       if (bad) for (let y = 3; y < 3 + (i % 5) + 2; y++) for (let x = 4; x < 4 + (i % 7) + 2; x++) mask[y * W + x] = 1;
       if (bad && i % 3 === 0) for (let y = 14; y < 17; y++) for (let x = 12; x < 15; x++) mask[y * W + x] = 1; // a second region
       for (let k = 0; k < map.length; k++) map[k] = normal(u) + (mask[k] ? 1.5 * u() : 0);
-      results.push({ type: bad ? "crack" : "good", name: `i${i}`, path: "", score: Math.max(...map), map, mask: bad ? mask : null, width: W, height: W });
+      results.push({ type: bad ? "crack" : "good", name: `i${i}`, path: "", score: Math.max(...map), map, defective: bad, mask: bad ? mask : null, width: W, height: W });
     }
     const e = evaluate(results, { image: 1, pixel: 1 }, 0);
     const parts = [...e.image_pro.values()];

@@ -63,12 +63,13 @@ describe("dataset", () => {
     const ds = await readDataset(root);
     assert.deepEqual(ds.train_good, ["a", "b", "c"].map((n) => join(root, "train/good", `${n}.png`)));
     assert.deepEqual(ds.defect_types, ["crack"]);
+    assert.equal(ds.pixel_truth, true);
     assert.deepEqual(
-      ds.test.map((s) => [s.type, s.name, s.mask_path]),
+      ds.test.map((s) => [s.type, s.name, s.defective, s.mask_path]),
       [
-        ["good", "g1", null],
-        ["crack", "c1", join(root, "ground_truth/crack/c1_mask.png")],
-        ["crack", "c2", join(root, "ground_truth/crack/c2_mask.png")],
+        ["good", "g1", false, null],
+        ["crack", "c1", true, join(root, "ground_truth/crack/c1_mask.png")],
+        ["crack", "c2", true, join(root, "ground_truth/crack/c2_mask.png")],
       ],
     );
   });

@@ -13,6 +13,7 @@ function img(type: string, name: string, score: number, map: number[], mask: num
     path: `/nowhere/${type}/${name}.png`,
     score,
     map: Float32Array.from(map),
+    defective: mask !== null,
     mask: mask === null ? null : Uint8Array.from(mask),
     width,
     height: map.length / width,

@@ -25,7 +25,7 @@ function images(n: number, seed: number, side = 24): ImageResult[] {
       const [x0, y0, s] = [Math.floor(u() * (side - 8)), Math.floor(u() * (side - 8)), 3 + Math.floor(u() * 5)];
       for (let y = y0; y < y0 + s; y++) for (let x = x0; x < x0 + s; x++) (mask[y * side + x] = 1), (map[y * side + x] += 0.3 + 0.6 * u());
     }
-    return { type: bad ? "square" : "good", name: `i${i}`, path: "", score: Math.max(...map), map, mask, width: side, height: side };
+    return { type: bad ? "square" : "good", name: `i${i}`, path: "", score: Math.max(...map), map, defective: bad, mask, width: side, height: side };
   });
 }
 

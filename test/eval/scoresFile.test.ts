@@ -9,6 +9,7 @@ const result = (type: string, name: string, score: number): ImageResult => ({
   path: "",
   score,
   map: new Float32Array(1),
+  defective: type !== "good",
   mask: type === "good" ? null : new Uint8Array(1),
   width: 1,
   height: 1,
@@ -55,7 +56,7 @@ describe("scores.csv", () => {
     assert.equal(c.image_auroc.baseline, 0.75);
     assert.equal(c.image_auroc.difference, 0.25);
     assert.ok(c.image_auroc.interval[0] >= 0 && c.image_auroc.interval[1] > 0);
-    assert.ok(Math.abs(c.aupro.baseline - 1 / 3) < 1e-12 && Math.abs(c.aupro.difference - 0.1) < 1e-12);
+    assert.ok(Math.abs(c.aupro!.baseline - 1 / 3) < 1e-12 && Math.abs(c.aupro!.difference - 0.1) < 1e-12);
     assert.deepEqual(Object.keys(c.per_type), ["crack"]);
     // per type: baseline (0.5 + 0.125) / 3, this run (0.5 + 0.05) / 3 -> worse by 0.025
     const crack = c.per_type_aupro!.crack;
@@ -73,7 +74,7 @@ describe("scores.csv", () => {
     const rows = parseScoresCsv(old, "old.csv");
     assert.deepEqual(rows[2], { type: "crack", name: 'c"x', score: 1.5, pro: { area: 0.75, regions: 2 }, typeProArea: null });
     const c = compareWithBaseline(results, pro, rows, "old.csv");
-    assert.equal(c.aupro.difference, 0);
+    assert.equal(c.aupro!.difference, 0);
     assert.equal(c.per_type_aupro, undefined);
   });
 });
