@@ -167,11 +167,13 @@ function archiveMetrics(a: ArchiveStats | null): CollectedMetric[] {
   return [
     up,
     { name: "linewatch_archive_saved_total", help: "Failing frames archived (ROI JPEG, mask PNG, result JSON)", type: "counter", samples: [{ value: a.saved }] },
+    { name: "linewatch_archive_saved_pass_total", help: "Passing frames archived as a sample (archive.pass_interval_ms)", type: "counter", samples: [{ value: a.saved_pass }] },
     { name: "linewatch_archive_skipped_total", help: "Failing frames not archived: within archive.interval_ms of the camera's last one", type: "counter", samples: [{ value: a.skipped }] },
     { name: "linewatch_archive_errors_total", help: "Archive entries that could not be written (disk full, read-only); results are unaffected", type: "counter", samples: [{ value: a.errors }] },
     { name: "linewatch_archive_pruned_total", help: "Oldest archive entries removed to stay under archive.max_mb", type: "counter", samples: [{ value: a.pruned }] },
     { name: "linewatch_archive_bytes", help: "Bytes the archive holds on disk", type: "gauge", samples: [{ value: a.bytes }] },
-    { name: "linewatch_archive_entries", help: "Failed parts in the archive", type: "gauge", samples: [{ value: a.entries }] },
+    { name: "linewatch_archive_entries", help: "Frames in the archive (failed parts, and the sample of passing ones)", type: "gauge", samples: [{ value: a.entries }] },
+    { name: "linewatch_archive_labelled", help: "Archived frames an operator has labelled (label/set)", type: "gauge", samples: [{ value: a.labelled }] },
   ];
 }
 

@@ -11,6 +11,7 @@ import { InspectionPipeline } from "./pipeline/pipeline.js";
 import { EmbeddedBroker } from "./publish/embeddedBroker.js";
 import { join } from "node:path";
 import { DiskSpool } from "./publish/diskSpool.js";
+import { ArchiveLabelError, type LabelCommand } from "./publish/archiveLabel.js";
 import { CommandChannel } from "./publish/commandChannel.js";
 import { Enrollment } from "./enrollment.js";
 import { stallable } from "./debugStall.js";
@@ -169,7 +170,7 @@ export class Daemon {
     mainLog.info({ cameras: this.cameras.length, provider: this.engine.provider, workers: this.engine.workers, threads: this.engine.threads, health_port: this.health.port, allocator: allocator(), glibc_tunables: process.env.GLIBC_TUNABLES ?? null }, "linewatch is running");
   }
 
-  /** `<camera>/+/set` command topics; enrolment is the one command so far. */
+  /** `<camera>/+/set` command topics: enrolment, and labels on archived frames. */
   private startCommands(engine: Inferencer): void {
     const client = this.publisher!.client!;
     const answer = (camera: string, body: Record<string, unknown>) => this.commands?.answer(camera, "enroll", body);
@@ -180,9 +181,22 @@ export class Daemon {
       device: this.cfg.device_id,
       cameras: this.cfg.cameras.map((c) => c.id),
       log: this.log,
-      onCommand: (cmd) => this.enrollment?.command(cmd.camera, cmd.payload),
+      onCommand: (cmd) => (cmd.name === "enroll" ? this.enrollment?.command(cmd.camera, cmd.payload) : void this.labelArchived(cmd.camera, cmd.payload)),
     });
     this.commands.start();
+  }
+
+  /** label/set: stores an operator's label on an archived frame and answers on label/state. */
+  private async labelArchived(camera: string, cmd: LabelCommand): Promise<void> {
+    const answer = (body: Record<string, unknown>) => this.commands?.answer(camera, "label", body);
+    if (!this.archive) return answer({ ok: false, frame_id: cmd.frame_id, error: "no archive: archive.enabled is false, or its folder could not be opened (see the log)" });
+    try {
+      const label = await this.archive.label(camera, cmd);
+      answer({ ok: true, frame_id: cmd.frame_id, state: label ? "labelled" : "cleared", label });
+    } catch (err) {
+      if (!(err instanceof ArchiveLabelError)) throw err;
+      answer({ ok: false, frame_id: cmd.frame_id, error: err.message });
+    }
   }
 
   private onDecision(d: Decision): void {
@@ -204,7 +218,7 @@ export class Daemon {
         ),
       );
     }
-    if (d.verdict === "fail" && this.archive) uses.push(this.archive.save(d));
+    if (this.archive && (d.verdict === "fail" || this.archive.due(d.camera, d.verdict))) uses.push(this.archive.save(d));
     if (uses.length === 0) {
       d.release?.();
       return;

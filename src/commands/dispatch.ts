@@ -12,6 +12,8 @@ commands:
                                  evaluate a model on a dataset in the MVTec AD layout
   enroll --config FILE --camera ID --images DIR
                                  store good reference images for a camera (few-shot)
+  archive-export (--config FILE | --archive DIR) --out DIR [--camera ID] [--since DAY] [--until DAY]
+                                 the archive's operator-labelled frames as an evaluation set
   view --config FILE --camera ID [--out FILE.png]
                                  one frame of a camera with its ROI and tiles drawn
   version                        print the version
@@ -28,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./evalCommand.js")).evalCommand(rest);
     case "enroll":
       return (await import("./enroll.js")).enrollCommand(rest);
+    case "archive-export":
+      return (await import("./archiveExport.js")).archiveExportCommand(rest);
     case "view":
       return (await import("./view.js")).viewCommand(rest);
     case "version":

@@ -22,8 +22,9 @@ export const pipelineSchema = z
 export const archiveSchema = z
   .object({
     enabled: z.boolean().default(true).describe("Keep failing frames on disk: the ROI (JPEG), the predicted mask (PNG) and the result (JSON)"),
-    max_mb: z.number().min(1).default(256).describe("Size of the archive, MiB; past it the oldest entries are removed first"),
+    max_mb: z.number().min(1).default(256).describe("Size of the archive, MiB; past it the oldest unlabelled entries are removed first (labelled ones only when none other is left)"),
     interval_ms: z.number().int().min(0).default(1000).describe("At most one failing frame archived per camera per this many ms (0: every one)"),
+    pass_interval_ms: z.number().int().min(0).default(0).describe("Also archive one passing frame per camera every this many ms (0: none), so that operators can label the defects the model passed"),
     quality: z.number().int().min(1).max(100).default(90).describe("JPEG quality of the archived ROI"),
   })
   .strict();

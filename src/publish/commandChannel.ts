@@ -1,6 +1,7 @@
 import type { MqttClient } from "mqtt";
 import { z } from "zod";
 import type { Logger } from "../service/logger.js";
+import { labelCommandSchema, type LabelCommand } from "./archiveLabel.js";
 import { commandSetTopic, commandStateTopic } from "./topics.js";
 
 /** Payloads larger than this are refused unread, bytes: no command needs more. */
@@ -16,17 +17,19 @@ export const enrollCommandSchema = z.union([
 export type EnrollCommand = z.infer<typeof enrollCommandSchema>;
 
 /** The commands a camera answers, by topic level, with the schema of their payload. */
-const SCHEMAS = { enroll: enrollCommandSchema } as const;
+const SCHEMAS = { enroll: enrollCommandSchema, label: labelCommandSchema } as const;
+
+/** The shapes each command takes, for the answer to a payload that has none of them. */
+const SHAPES: Record<CommandName, string> = {
+  enroll: `{"frames": 1..100} or {"clear": true}`,
+  label: `{"frame_id": "...", "truth": "defect"|"good", "type"?: "...", "by"?: "...", "note"?: "..."} or {"frame_id": "...", "clear": true}`,
+};
 
 /** A command's name: the topic level before `/set`. */
 export type CommandName = keyof typeof SCHEMAS;
 
 /** A valid command, handed to {@link CommandChannelOptions.onCommand}. */
-export interface Command {
-  camera: string;
-  name: "enroll";
-  payload: EnrollCommand;
-}
+export type Command = { camera: string; name: "enroll"; payload: EnrollCommand } | { camera: string; name: "label"; payload: LabelCommand };
 
 /** What a command channel needs. */
 export interface CommandChannelOptions {
@@ -138,11 +141,12 @@ export class CommandChannel {
     } catch (err) {
       return `payload is not UTF-8 JSON: ${(err as Error).message.slice(0, 120)}`;
     }
-    const r = SCHEMAS[name as CommandName].safeParse(doc);
-    if (!r.success) return `invalid ${name} payload: ${summarize(r.error)}`;
+    const command = name as CommandName;
+    const r = SCHEMAS[command].safeParse(doc);
+    if (!r.success) return `invalid ${name} payload: ${summarize(r.error)} (expected ${SHAPES[command]})`;
     this.counts.accepted++;
     this.log.info({ camera, command: name, payload: r.data }, "command accepted");
-    this.opts.onCommand({ camera, name: name as CommandName, payload: r.data });
+    this.opts.onCommand({ camera, name: command, payload: r.data } as Command);
     return null;
   }
 }
@@ -150,5 +154,5 @@ export class CommandChannel {
 function summarize(err: z.ZodError): string {
   const issues = err.issues.flatMap((i) => (i.code === "invalid_union" ? i.unionErrors.flatMap((u) => u.issues) : [i]));
   const text = issues.slice(0, 4).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-  return `${text.join("; ")} (expected {"frames": 1..100} or {"clear": true})`;
+  return text.join("; ");
 }

@@ -1,8 +1,10 @@
-import { mkdir, readdir, readFile, rmdir, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
 import type { Logger } from "../service/logger.js";
 import type { Decision } from "../types.js";
+import { type ArchiveLabel, ArchiveLabelError, type LabelCommand, removeLabel, writeLabel } from "./archiveLabel.js";
+import { type Entry, removeEntry, scanArchive, SUFFIXES } from "./archiveScan.js";
 import { KeyedThrottle } from "./keyedThrottle.js";
 import { resultPayload, type PublisherIdentity } from "./topics.js";
 
@@ -13,6 +15,8 @@ export interface ArchiveOptions {
   max_mb: number;
   /** At most one failing frame archived per camera per this many ms. */
   interval_ms: number;
+  /** A passing frame archived per camera every this many ms (0: none), so that labels can find the defects the model missed. */
+  pass_interval_ms: number;
   /** JPEG quality of the archived ROI image. */
   quality: number;
 }
@@ -20,6 +24,8 @@ export interface ArchiveOptions {
 /** Counters of a {@link RejectArchive}. */
 export interface ArchiveStats {
   saved: number;
+  /** Passing frames archived (a sample, pass_interval_ms). */
+  saved_pass: number;
   /** Failing frames not archived: within interval_ms of the camera's last one, or that one still being written. */
   skipped: number;
   /** Entries that could not be written (disk full, read-only, ...): the result itself is unaffected. */
@@ -28,14 +34,8 @@ export interface ArchiveStats {
   pruned: number;
   bytes: number;
   entries: number;
-}
-
-/** One archived frame on disk: `<camera>/<YYYY-MM-DD>/<frame_id>` + the suffixes below. */
-interface Entry {
-  /** `<camera>/<YYYY-MM-DD>/<frame_id>`: the path under the archive's folder without suffix, and the entry's name in URLs. */
-  name: string;
-  captured_at: number;
-  bytes: number;
+  /** Entries an operator has labelled (label/set). */
+  labelled: number;
 }
 
 /** An archived failed part as /archive lists it. */
@@ -47,6 +47,8 @@ export interface ArchiveListing {
   image: string;
   mask: string;
   result: string;
+  /** An operator's label, or null. */
+  label: ArchiveLabel | null;
 }
 
 /** An archived file, read for /archive/<camera>/<day>/<file>. */
@@ -55,31 +57,30 @@ export interface ArchiveFile {
   data: Buffer;
 }
 
-/** The files of an entry; the JSON is written last, so an entry without it is torn (a crash) and removed. */
-const SUFFIXES = [".jpg", ".mask.png", ".json"] as const;
 const TYPES: Record<(typeof SUFFIXES)[number], string> = { ".jpg": "image/jpeg", ".mask.png": "image/png", ".json": "application/json" };
-/** frame_id = `<camera>-<captured_at ms>-<seq>` (decide.ts). */
-const FRAME_ID = /^(.+)-(\d+)-(\d+)$/;
 /** Write failures are logged at most this often, ms. */
 const ERROR_LOG_MS = 60_000;
 
 /**
  * Keeps the failed parts on disk for the people who look into them later: for each archived
- * failing frame, the ROI as a JPEG, the predicted defect mask at ROI resolution as a PNG
- * (255 = defect) and the result as published (JSON), under `<dir>/<camera>/<UTC date>/<frame_id>.*`.
- * Bounded in size (oldest first) and in rate (per camera); encoding runs in libvips's thread pool
- * and writes are asynchronous, so the archive never holds up a result. A write that fails is
- * counted and logged, never thrown into the pipeline.
+ * failing frame (and, when asked, a sample of passing ones), the ROI as a JPEG, the predicted
+ * defect mask at ROI resolution as a PNG (255 = defect) and the result as published (JSON), under
+ * `<dir>/<camera>/<UTC date>/<frame_id>.*`; an operator's label beside it (label()).
+ * Bounded in size (oldest unlabelled entries first) and in rate (per camera); encoding runs in
+ * libvips's thread pool and writes are asynchronous, so the archive never holds up a result. A
+ * write that fails is counted and logged, never thrown into the pipeline.
  */
 export class RejectArchive {
   /** Entries on disk, oldest capture first. */
   private entries: Entry[] = [];
   /** The same, by name: what /archive may serve. */
   private readonly byName = new Map<string, Entry>();
+  /** The same, by `<camera>/<frame_id>`: what label/set may label. */
+  private readonly byFrame = new Map<string, Entry>();
   private bytes = 0;
-  /** Keyed by camera. */
+  /** Keyed by camera (failing frames) and `pass/<camera>` (the sample of passing ones). */
   private readonly throttle: KeyedThrottle;
-  private readonly counts = { saved: 0, skipped: 0, errors: 0, pruned: 0 };
+  private readonly counts = { saved: 0, saved_pass: 0, skipped: 0, errors: 0, pruned: 0 };
   private lastErrorLog = -Infinity;
   /** Prunes run one at a time, after the write that needed them. */
   private pruning: Promise<void> = Promise.resolve();
@@ -102,25 +103,30 @@ export class RejectArchive {
   static async open(dir: string, opts: ArchiveOptions, identity: PublisherIdentity, log: Logger, now: () => number = Date.now): Promise<RejectArchive> {
     const archive = new RejectArchive(dir, opts, identity, log.child({ mod: "archive" }), now);
     await mkdir(dir, { recursive: true });
-    await archive.scan();
+    const found = await scanArchive(dir);
+    for (const problem of found.problems) archive.log.warn({ problem }, "archived label unreadable; the entry counts as unlabelled and the file is left as it is");
+    for (const e of found.entries) archive.insert(e);
     await archive.prune();
     return archive;
   }
 
-  /** Whether a failing frame of this camera would be archived now. */
-  due(camera: string): boolean {
-    return this.opts.enabled && this.throttle.due(camera, this.opts.interval_ms);
+  /** Whether a frame of this camera with this verdict would be archived now. */
+  due(camera: string, verdict: Decision["verdict"]): boolean {
+    if (!this.opts.enabled) return false;
+    return verdict === "fail" ? this.throttle.due(camera, this.opts.interval_ms) : this.opts.pass_interval_ms > 0 && this.throttle.due(`pass/${camera}`, this.opts.pass_interval_ms);
   }
 
   /**
-   * Archives a failing frame when it is due (else counts it as skipped). Resolves once the frame's
-   * pixels are no longer read and the files are written (or the write failed: counted, logged).
-   * Never rejects.
+   * Archives a failing frame when it is due (else counts it as skipped), or a passing one when the
+   * camera's pass sample is due. Resolves once the frame's pixels are no longer read and the files
+   * are written (or the write failed: counted, logged). Never rejects.
    */
   async save(d: Decision): Promise<boolean> {
     if (!this.opts.enabled) return false;
-    if (!this.throttle.begin(d.camera, this.opts.interval_ms)) {
-      this.counts.skipped++;
+    const pass = d.verdict === "pass";
+    const key = pass ? `pass/${d.camera}` : d.camera;
+    if (pass ? this.opts.pass_interval_ms === 0 || !this.throttle.begin(key, this.opts.pass_interval_ms) : !this.throttle.begin(key, this.opts.interval_ms)) {
+      if (!pass) this.counts.skipped++;
       return false;
     }
     const day = new Date(d.captured_at).toISOString().slice(0, 10);
@@ -151,8 +157,9 @@ export class RejectArchive {
       await writeFile(base + SUFFIXES[1], png);
       await writeFile(base + SUFFIXES[2], json);
       const bytes = jpeg.length + png.length + json.length;
-      this.insert({ name, captured_at: d.captured_at, bytes });
-      this.counts.saved++;
+      this.insert({ name, camera: d.camera, frame_id: d.frame_id, captured_at: d.captured_at, bytes, label: null });
+      if (pass) this.counts.saved_pass++;
+      else this.counts.saved++;
       this.log.debug({ camera: d.camera, frame_id: d.frame_id, bytes, ms: Math.round(performance.now() - t0) }, "archived");
       if (this.bytes > this.limit()) this.pruning = this.pruning.then(() => this.prune());
       await this.pruning;
@@ -167,13 +174,47 @@ export class RejectArchive {
       }
       return false;
     } finally {
-      this.throttle.done(d.camera);
+      this.throttle.done(key);
     }
+  }
+
+  /**
+   * Labels an archived frame of `camera` (or removes its label): the label file is written whole
+   * before it counts. Resolves to the label stored (null when cleared).
+   * @throws ArchiveLabelError when the archive does not hold the frame (never archived, pruned,
+   * another camera's) or the label cannot be written.
+   */
+  async label(camera: string, cmd: LabelCommand): Promise<ArchiveLabel | null> {
+    const entry = this.byFrame.get(`${camera}/${cmd.frame_id}`);
+    if (!entry) throw new ArchiveLabelError(`frame ${cmd.frame_id.slice(0, 200)} of camera ${camera} is not in the archive (never archived, pruned, or another camera's)`);
+    const base = this.path(entry.name);
+    let label: ArchiveLabel | null = null;
+    let bytes = 0;
+    try {
+      if ("clear" in cmd) await removeLabel(base);
+      else {
+        const { frame_id: _, ...fields } = cmd;
+        label = { ...fields, at: new Date(this.now()).toISOString() };
+        bytes = await writeLabel(base, label);
+      }
+    } catch (err) {
+      throw new ArchiveLabelError(`cannot store the label of ${cmd.frame_id}: ${(err as Error).message}`);
+    }
+    if (this.byName.get(entry.name) !== entry) {
+      await removeLabel(base).catch(() => undefined); // pruned while the label was written
+      throw new ArchiveLabelError(`frame ${cmd.frame_id} of camera ${camera} was pruned from the archive while being labelled`);
+    }
+    const old = entry.label ? Buffer.byteLength(JSON.stringify(entry.label) + "\n") : 0;
+    entry.label = label;
+    entry.bytes += bytes - old;
+    this.bytes += bytes - old;
+    this.log.info({ camera, frame_id: cmd.frame_id, label }, label ? "archived frame labelled" : "archived frame's label removed");
+    return label;
   }
 
   /** Counters for /metrics. */
   stats(): ArchiveStats {
-    return { ...this.counts, bytes: this.bytes, entries: this.entries.length };
+    return { ...this.counts, bytes: this.bytes, entries: this.entries.length, labelled: this.entries.reduce((n, e) => n + (e.label ? 1 : 0), 0) };
   }
 
   /** The newest `limit` entries, newest first. */
@@ -182,9 +223,8 @@ export class RejectArchive {
       .slice(-Math.max(0, limit))
       .reverse()
       .map((e) => {
-        const [camera, , frame_id] = e.name.split("/");
         const url = encodeURI(e.name);
-        return { frame_id, camera, captured_at: new Date(e.captured_at).toISOString(), image: `/archive/${url}.jpg`, mask: `/archive/${url}.mask.png`, result: `/archive/${url}.json` };
+        return { frame_id: e.frame_id, camera: e.camera, captured_at: new Date(e.captured_at).toISOString(), image: `/archive/${url}.jpg`, mask: `/archive/${url}.mask.png`, result: `/archive/${url}.json`, label: e.label };
       });
   }
 
@@ -218,14 +258,21 @@ export class RejectArchive {
     while (i > 0 && this.entries[i - 1].captured_at > e.captured_at) i--;
     this.entries.splice(i, 0, e);
     this.byName.set(e.name, e);
+    this.byFrame.set(`${e.camera}/${e.frame_id}`, e);
     this.bytes += e.bytes;
   }
 
-  /** Removes the oldest entries until the archive fits its limit; empty date folders go too. */
+  /**
+   * Removes entries until the archive fits its limit, the oldest unlabelled first (an operator's
+   * labels are the line's evaluation set), the oldest labelled ones only when no other is left;
+   * empty date folders go too.
+   */
   private async prune(): Promise<void> {
     while (this.bytes > this.limit() && this.entries.length > 0) {
-      const e = this.entries.shift()!;
+      const k = this.entries.findIndex((x) => x.label === null);
+      const [e] = this.entries.splice(k < 0 ? 0 : k, 1);
       this.byName.delete(e.name);
+      this.byFrame.delete(`${e.camera}/${e.frame_id}`);
       this.bytes -= e.bytes;
       this.counts.pruned++;
       const base = this.path(e.name);
@@ -233,43 +280,4 @@ export class RejectArchive {
       await rmdir(join(base, "..")).catch(() => undefined); // fails while the folder holds others
     }
   }
-
-  /** Reads `<dir>/<camera>/<date>/`: complete entries are counted, torn ones removed. */
-  private async scan(): Promise<void> {
-    const found: Entry[] = [];
-    for (const camera of await subdirs(this.dir)) {
-      for (const date of await subdirs(join(this.dir, camera))) {
-        const folder = join(this.dir, camera, date);
-        const files = new Set(await readdir(folder));
-        // Only the archive's own files count (and are ever removed); anything else is left alone.
-        const ours = [...files].filter((f) => SUFFIXES.some((s) => f.endsWith(s)));
-        const bases = new Set(ours.map((f) => SUFFIXES.reduce((b, s) => (b.endsWith(s) ? b.slice(0, -s.length) : b), f)));
-        for (const name of bases) {
-          const base = join(folder, name);
-          if (!files.has(name + ".json")) {
-            await removeEntry(base);
-            continue;
-          }
-          let bytes = 0;
-          for (const s of SUFFIXES) bytes += await stat(base + s).then((st) => st.size, () => 0);
-          // The capture time is in the frame id; an entry named otherwise is dated by its JSON's mtime.
-          const m = FRAME_ID.exec(name);
-          const captured_at = m ? Number(m[2]) : (await stat(base + ".json")).mtimeMs;
-          found.push({ name: `${camera}/${date}/${name}`, captured_at, bytes });
-        }
-      }
-    }
-    found.sort((a, b) => a.captured_at - b.captured_at);
-    this.entries = found;
-    for (const e of found) this.byName.set(e.name, e);
-    this.bytes = found.reduce((n, e) => n + e.bytes, 0);
-  }
-}
-
-async function subdirs(dir: string): Promise<string[]> {
-  return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
-}
-
-async function removeEntry(base: string): Promise<void> {
-  await Promise.all(SUFFIXES.map((s) => unlink(base + s).catch(() => undefined)));
 }

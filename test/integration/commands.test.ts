@@ -95,6 +95,28 @@ describe("commands on .../set topics", { timeout: 240_000 }, () => {
     await daemon.waitForLog((l) => l.msg === "few-shot reference removed", 3000);
   });
 
+  it("label/set labels an archived frame and refuses a frame the archive does not hold", async () => {
+    type Listed = { frame_id: string; captured_at: string; label: { truth: string; type?: string; by?: string } | null };
+    const listing = async () => ((await (await fetch(`http://127.0.0.1:${port}/archive`)).json()) as { entries: Listed[] }).entries;
+    let entries: Listed[] = [];
+    for (const end = Date.now() + 15_000; (entries = await listing()).length === 0; await sleep(100)) assert.ok(Date.now() < end, "no archived frame within 15 s");
+    const frame = entries[0];
+    const labels = () => plc.json<Answer & { frame_id?: string; label?: Listed["label"] }>(`${base}/label/state`);
+    await plc.client.publishAsync(`${base}/label/set`, JSON.stringify({ frame_id: frame.frame_id, truth: "defect", type: "scratch", by: "line-hmi" }), { qos: 1 });
+    await plc.until(() => labels().length > 0, 10_000, "label answer");
+    assert.deepEqual({ ...labels()[0], at: undefined, label: { ...labels()[0].label, at: undefined } }, {
+      ok: true, frame_id: frame.frame_id, state: "labelled", at: undefined, label: { truth: "defect", type: "scratch", by: "line-hmi", at: undefined },
+    });
+    const file = join(daemon.dir, "state", "archive", "cam", frame.captured_at.slice(0, 10), `${frame.frame_id}.label.json`);
+    assert.equal(JSON.parse(readFileSync(file, "utf8")).type, "scratch");
+    assert.deepEqual((await listing()).find((e) => e.frame_id === frame.frame_id)?.label?.truth, "defect");
+    assert.equal(metric(await metricsText(port), "linewatch_archive_labelled"), 1);
+    await plc.client.publishAsync(`${base}/label/set`, JSON.stringify({ frame_id: "cam-1-1", truth: "good" }), { qos: 1 });
+    await plc.until(() => labels().length > 1, 10_000, "second label answer");
+    assert.equal(labels()[1].ok, false);
+    assert.match(String(labels()[1].error), /frame cam-1-1 of camera cam is not in the archive/);
+  });
+
   it("rejects 20,000 malformed payloads with an error on the state topic, counts them, keeps memory bounded and keeps deciding", async () => {
     const pid = daemon.proc.pid!;
     const m0 = await metricsText(port);

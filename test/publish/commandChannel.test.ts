@@ -49,6 +49,16 @@ describe("CommandChannel", () => {
     assert.deepEqual(ch.stats(), { accepted: 2, rejected: 0, answers_best_effort: 0 });
   });
 
+  it("hands on valid label commands", () => {
+    const { commands, send } = channel();
+    send("lw/box/top/label/set", '{"frame_id": "top-1-1", "truth": "defect", "type": "crack"}');
+    send("lw/box/side/label/set", '{"frame_id": "side-2-2", "clear": true}');
+    assert.deepEqual(commands, [
+      { camera: "top", name: "label", payload: { frame_id: "top-1-1", truth: "defect", type: "crack" } },
+      { camera: "side", name: "label", payload: { frame_id: "side-2-2", clear: true } },
+    ]);
+  });
+
   it("refuses bad payloads on the matching state topic with the reason, and counts them", () => {
     const { client, commands, ch, send } = channel();
     const bad: [string, string | Buffer, RegExp][] = [
@@ -57,11 +67,13 @@ describe("CommandChannel", () => {
       ["enroll", '{"frames": "3"}', /frames: Expected number, received string/],
       ["enroll", '{"frames": 0}', /frames: Number must be greater than or equal to 1/],
       ["enroll", '{"frames": 101}', /frames: Number must be less than or equal to 100/],
-      ["enroll", '{"frames": 2, "x": 1}', /Unrecognized key/],
+      ["enroll", '{"frames": 2, "x": 1}', /Unrecognized key.*expected \{"frames": 1..100\} or \{"clear": true\}/],
       ["enroll", '{"clear": false}', /clear: Invalid literal value/],
       ["enroll", "null", /Expected object, received null/],
       ["enroll", Buffer.alloc(MAX_COMMAND_BYTES + 1, 0x20), /over the limit of 4096/],
-      ["reboot", "{}", /unknown command 'reboot'/],
+      ["reboot", "{}", /unknown command 'reboot' \(known: enroll, label\)/],
+      ["label", '{"frame_id": "f", "truth": "maybe"}', /truth: Invalid enum value.*expected \{"frame_id"/],
+      ["label", '{"frame_id": "f", "truth": "good", "type": "crack"}', /type: type is only given with truth 'defect'/],
     ];
     for (const [name, payload] of bad) send(`lw/box/top/${name}/set`, payload);
     assert.equal(commands.length, 0);

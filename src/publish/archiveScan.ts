@@ -1,0 +1,91 @@
+/**
+ * The archive's files on disk: `<dir>/<camera>/<YYYY-MM-DD>/<frame_id>` + {@link SUFFIXES}, and
+ * an operator's label beside an entry (archiveLabel.ts). Reading what an earlier run left there,
+ * and removing an entry's files.
+ */
+import { readdir, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { type ArchiveLabel, LABEL_SUFFIX, readLabel } from "./archiveLabel.js";
+
+/** The files of an entry; the JSON is written last, so an entry without it is torn (a crash) and removed. */
+export const SUFFIXES = [".jpg", ".mask.png", ".json"] as const;
+/** frame_id = `<camera>-<captured_at ms>-<seq>` (decide.ts). */
+const FRAME_ID = /^(.+)-(\d+)-(\d+)$/;
+
+/** One archived frame on disk. */
+export interface Entry {
+  /** `<camera>/<YYYY-MM-DD>/<frame_id>`: the path under the archive's folder without suffix, and the entry's name in URLs. */
+  name: string;
+  camera: string;
+  frame_id: string;
+  captured_at: number;
+  /** The entry's files, label included. */
+  bytes: number;
+  /** An operator's label, or null. */
+  label: ArchiveLabel | null;
+}
+
+/** What an archive folder holds: complete entries, oldest capture first, and what was wrong with it. */
+export interface ScanResult {
+  entries: Entry[];
+  /** Torn entries and labels without an entry (removed unless asked not to). */
+  removed: number;
+  /** Label files that could not be read (left in place, the entry counted as unlabelled), one line each. */
+  problems: string[];
+}
+
+/**
+ * Reads `<dir>/<camera>/<date>/`: complete entries are listed, torn ones and orphaned labels
+ * removed, or only counted with `{ remove: false }` (a reader beside a running daemon, whose
+ * entry being written looks torn).
+ */
+export async function scanArchive(dir: string, opts: { remove: boolean } = { remove: true }): Promise<ScanResult> {
+  const out: ScanResult = { entries: [], removed: 0, problems: [] };
+  for (const camera of await subdirs(dir)) {
+    for (const date of await subdirs(join(dir, camera))) {
+      const folder = join(dir, camera, date);
+      const files = new Set(await readdir(folder));
+      // Only the archive's own files count (and are ever removed); anything else is left alone.
+      const labels = [...files].filter((f) => f.endsWith(LABEL_SUFFIX)).map((f) => f.slice(0, -LABEL_SUFFIX.length));
+      const ours = [...files].filter((f) => !f.endsWith(LABEL_SUFFIX) && SUFFIXES.some((s) => f.endsWith(s)));
+      const bases = new Set(ours.map((f) => SUFFIXES.reduce((b, s) => (b.endsWith(s) ? b.slice(0, -s.length) : b), f)));
+      for (const name of labels) {
+        if (files.has(name + ".json") || bases.has(name)) continue; // kept, or removed with its torn entry below
+        out.removed++;
+        if (opts.remove) await removeEntry(join(folder, name));
+      }
+      for (const frame_id of bases) {
+        const base = join(folder, frame_id);
+        if (!files.has(frame_id + ".json")) {
+          out.removed++;
+          if (opts.remove) await removeEntry(base);
+          continue;
+        }
+        let bytes = 0;
+        for (const s of [...SUFFIXES, LABEL_SUFFIX]) bytes += await stat(base + s).then((st) => st.size, () => 0);
+        // The capture time is in the frame id; an entry named otherwise is dated by its JSON's mtime.
+        const m = FRAME_ID.exec(frame_id);
+        const captured_at = m ? Number(m[2]) : (await stat(base + ".json")).mtimeMs;
+        let label: ArchiveLabel | null = null;
+        try {
+          label = await readLabel(base);
+        } catch (err) {
+          out.problems.push((err as Error).message);
+        }
+        out.entries.push({ name: `${camera}/${date}/${frame_id}`, camera, frame_id, captured_at, bytes, label });
+      }
+    }
+  }
+  out.entries.sort((a, b) => a.captured_at - b.captured_at);
+  return out;
+}
+
+/** The folders in `dir`, sorted. */
+export async function subdirs(dir: string): Promise<string[]> {
+  return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+}
+
+/** Removes an entry's files (its label too); missing ones are fine. */
+export async function removeEntry(base: string): Promise<void> {
+  await Promise.all([...SUFFIXES, LABEL_SUFFIX].map((s) => unlink(base + s).catch(() => undefined)));
+}
