@@ -25,7 +25,7 @@ export const archiveSchema = z
     max_mb: z.number().min(1).default(256).describe("Size of the archive, MiB; past it the oldest unlabelled entries are removed first (labelled ones only when none other is left)"),
     interval_ms: z.number().int().min(0).default(1000).describe("At most one failing frame archived per camera per this many ms (0: every one)"),
     pass_interval_ms: z.number().int().min(0).default(0).describe("Also archive one passing frame per camera every this many ms (0: none), so that operators can label the defects the model passed"),
-    quality: z.number().int().min(1).max(100).default(90).describe("JPEG quality of the archived ROI"),
+    quality: z.number().int().min(1).max(100).default(95).describe("JPEG quality of the archived ROI (at 90 the re-encoding alone moved a model's image AUROC on its archived test images by -0.017; at 95 it did not)"),
   })
   .strict();
 
