@@ -84,6 +84,8 @@ export class RejectArchive {
   private lastErrorLog = -Infinity;
   /** Prunes run one at a time, after the write that needed them. */
   private pruning: Promise<void> = Promise.resolve();
+  /** Labels are stored one at a time, in the order they came. */
+  private labelling: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly dir: string,
@@ -180,11 +182,20 @@ export class RejectArchive {
 
   /**
    * Labels an archived frame of `camera` (or removes its label): the label file is written whole
-   * before it counts. Resolves to the label stored (null when cleared).
+   * before it counts; labels sent together are stored in the order they came. Resolves to the
+   * label stored (null when cleared).
    * @throws ArchiveLabelError when the archive does not hold the frame (never archived, pruned,
    * another camera's) or the label cannot be written.
    */
   async label(camera: string, cmd: LabelCommand): Promise<ArchiveLabel | null> {
+    // One at a time: two labels of one frame sent together would share the temporary file and
+    // leave the byte count and the label on disk to whichever write finished last.
+    const run = this.labelling.then(() => this.labelNow(camera, cmd));
+    this.labelling = run.catch(() => undefined);
+    return run;
+  }
+
+  private async labelNow(camera: string, cmd: LabelCommand): Promise<ArchiveLabel | null> {
     const entry = this.byFrame.get(`${camera}/${cmd.frame_id}`);
     if (!entry) throw new ArchiveLabelError(`frame ${cmd.frame_id.slice(0, 200)} of camera ${camera} is not in the archive (never archived, pruned, or another camera's)`);
     const base = this.path(entry.name);

@@ -9,6 +9,7 @@ import { evaluate, type ImageResult } from "../../src/eval/metrics.js";
 import { writeReport, type ReportMeta } from "../../src/eval/report.js";
 import { runEval } from "../../src/eval/runEval.js";
 import { compareWithBaseline, parseScoresCsv, scoresCsv } from "../../src/eval/scoresFile.js";
+import { brightDetector } from "../helpers/brightDetector.js";
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) < eps, `${a} != ${b}`);
 const thresholds = { image: 0.5, pixel: 0.5 };
@@ -155,15 +156,7 @@ describe("image-labels-only datasets", () => {
 
   it("runs and writes every report file for an image-labelled set", async () => {
     const ds = await readDataset(root);
-    const run = await runEval(
-      ds,
-      async (image) => {
-        const map = new Float32Array(image.width * image.height);
-        for (let k = 0; k < map.length; k++) map[k] = Math.max(0, image.data[k] - 128) / 122;
-        return { score: Math.max(...map), map };
-      },
-      { thresholds, progress: null },
-    );
+    const run = await runEval(ds, brightDetector, { thresholds, progress: null });
     assert.ok(run.results.every((r) => r.mask === null));
     assert.deepEqual(run.results.map((r) => r.defective), [false, false, false, true, true, true]);
     const meta: ReportMeta = { model: "models/test", dataset: root, shots: 0, seed: 0, thresholds };

@@ -8,6 +8,7 @@ import { readDataset } from "../../src/eval/dataset.js";
 import { ProgressReporter, formatDuration } from "../../src/eval/progress.js";
 import { reportJson, writeReport, type ReportMeta } from "../../src/eval/report.js";
 import { runEval } from "../../src/eval/runEval.js";
+import { brightDetector } from "../helpers/brightDetector.js";
 
 const W = 24;
 const H = 16;
@@ -49,16 +50,7 @@ describe("runEval and writeReport", () => {
   it("evaluates a perfect detector and writes every report file", async () => {
     const ds = await readDataset(root);
     const lines: string[] = [];
-    const run = await runEval(
-      ds,
-      async (image) => {
-        // the map is the brightness above the background, so defects score high
-        const map = new Float32Array(image.width * image.height);
-        for (let k = 0; k < map.length; k++) map[k] = Math.max(0, image.data[k] - 128) / 122;
-        return { score: Math.max(...map), map };
-      },
-      { thresholds: meta.thresholds, progress: { write: (s: string) => lines.push(s) } },
-    );
+    const run = await runEval(ds, brightDetector, { thresholds: meta.thresholds, progress: { write: (s: string) => lines.push(s) } });
     const m = run.evaluation.metrics;
     assert.equal(m.images, 7);
     assert.equal(m.image_auroc, 1);

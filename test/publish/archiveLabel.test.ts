@@ -57,6 +57,21 @@ describe("operators' labels on archived parts", () => {
     assert.equal(await archive.label("cam_a", { frame_id: d.frame_id, clear: true }), null, "clearing twice is fine");
   });
 
+  it("stores labels sent at once for one frame in the order sent: every one answered, the last one kept", async () => {
+    const dir = join(root, "at-once");
+    const archive = await RejectArchive.open(dir, options, identity, log);
+    const d = decision("cam_a", 3);
+    await archive.save(d);
+    const notes = ["first", "second", "third", "fourth", "fifth"];
+    const labels = await Promise.all(notes.map((note, i) => archive.label("cam_a", i === 2 ? { frame_id: d.frame_id, clear: true } : { frame_id: d.frame_id, truth: "good", note })));
+    assert.deepEqual(labels.map((l) => l?.note ?? null), ["first", "second", null, "fourth", "fifth"]);
+    const file = join(dir, "cam_a", "2026-11-25", `${d.frame_id}.label.json`);
+    assert.equal(JSON.parse(readFileSync(file, "utf8")).note, "fifth");
+    assert.equal(archive.list(10)[0].label?.note, "fifth");
+    assert.equal(archive.stats().bytes, diskBytes(dir));
+    assert.ok(readdirSync(join(dir, "cam_a", "2026-11-25")).every((f) => !f.endsWith(".tmp")));
+  });
+
   it("refuses a frame the archive does not hold, or another camera's, and writes nothing", async () => {
     const dir = join(root, "b");
     const archive = await RejectArchive.open(dir, options, identity, log);
