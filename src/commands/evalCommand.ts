@@ -3,7 +3,8 @@ import { resolve } from "node:path";
 import type { Tiling } from "../config/schema.js";
 import { drawShots, readDataset } from "../eval/dataset.js";
 import { loadImage, type RawImage } from "../eval/loadImage.js";
-import { reportJson, writeReport } from "../eval/report.js";
+import type { OperatingPoint } from "../eval/operatingPoints.js";
+import { percent, percentRange, reportJson, writeReport } from "../eval/report.js";
 import { runEval } from "../eval/runEval.js";
 import { type BaselineComparison, compareWithBaseline, parseScoresCsv, type ScoreRow, ScoresFileError } from "../eval/scoresFile.js";
 import { InferenceEngine, ModelError } from "../pipeline/inferenceEngine.js";
@@ -145,6 +146,12 @@ export async function evalCommand(args: string[]): Promise<number> {
           `  95 %: image AUROC ${ci(json.image_auroc_ci95)}  pixel AUROC ${ci(json.pixel_auroc_ci95)}  AUPRO ${ci(json.aupro_ci95)}\n` +
           `  ${json.ms_per_image.toFixed(1)} ms/image\n`,
       );
+      const op = json.operating_points;
+      const caught = (p: OperatingPoint) => `defects caught ${percent(p.defects_caught.rate)} (${percentRange(p.defects_caught.ci95)})`;
+      process.stdout.write(`  shipped threshold ${op.shipped.threshold}: good failed ${percent(op.shipped.good_failed.rate)}, ${caught(op.shipped)}\n`);
+      for (const p of op.budgets) {
+        process.stdout.write(`  good failed at most ${percent(p.good_fail_budget!)}: threshold ${p.threshold}, ${caught(p)}; new good parts failed ~${percent(p.good_fail_expected_new!)}\n`);
+      }
       for (const [name, b] of json.baseline ? ([["image AUROC", json.baseline.image_auroc], ["AUPRO", json.baseline.aupro]] as const) : []) {
         if (b === undefined) {
           process.stdout.write(`  ${name} against ${json.baseline!.file}: not compared (no truth-mask AUPRO part for every defective image in this run or the baseline)\n`);

@@ -1,6 +1,7 @@
 /**
  * curves.png: image ROC, pixel ROC and PRO curve side by side, drawn as SVG and rendered with
- * sharp (librsvg), so no plotting package is needed. A panel with no curve (the pixel panels of
+ * sharp (librsvg), so no plotting package is needed. The image ROC marks the shipped threshold
+ * (a square) and the thresholds of the good-fail budgets (dots, operatingPoints.ts). A panel with no curve (the pixel panels of
  * a set labelled per image only) says why instead.
  */
 import sharp from "sharp";
@@ -44,7 +45,31 @@ function clip(c: Curve, xMax: number): Curve {
   return out;
 }
 
-function panel(index: number, title: string, curve: Curve, xMax: number, xLabel: string, yLabel: string, diagonal: boolean, empty: string): string {
+/** A point drawn on a panel: a threshold's place on the image ROC. */
+interface Mark {
+  x: number;
+  y: number;
+  label: string;
+  /** The shipped threshold is a square, the budgets' thresholds dots. */
+  square: boolean;
+}
+
+/** The operating points on the image ROC (one mark per distinct threshold). */
+function operatingMarks(metrics: EvalMetrics): Mark[] {
+  const op = metrics.operating_points;
+  const seen = new Set<number>();
+  const marks: Mark[] = [];
+  for (const p of op.budgets) {
+    if (seen.has(p.threshold) || Number.isNaN(p.good_failed.rate) || Number.isNaN(p.defects_caught.rate)) continue;
+    seen.add(p.threshold);
+    marks.push({ x: p.good_failed.rate, y: p.defects_caught.rate, label: `<=${+(100 * p.good_fail_budget!).toFixed(1)} %`, square: false });
+  }
+  const s = op.shipped;
+  if (!Number.isNaN(s.good_failed.rate) && !Number.isNaN(s.defects_caught.rate)) marks.push({ x: s.good_failed.rate, y: s.defects_caught.rate, label: "shipped", square: true });
+  return marks;
+}
+
+function panel(index: number, title: string, curve: Curve, xMax: number, xLabel: string, yLabel: string, diagonal: boolean, empty: string, marks: Mark[] = []): string {
   const ox = index * PANEL + LEFT;
   const sx = (x: number) => ox + (x / xMax) * PLOT;
   const sy = (y: number) => TOP + PLOT - y * PLOT;
@@ -65,6 +90,11 @@ function panel(index: number, title: string, curve: Curve, xMax: number, xLabel:
   } else {
     const pts = c.x.map((x, i) => `${sx(x).toFixed(1)},${sy(c.y[i]).toFixed(1)}`).join(" ");
     parts.push(`<polyline points="${pts}" fill="none" stroke="#c0392b" stroke-width="2"/>`);
+    for (const m of marks) {
+      const [x, y] = [sx(m.x), sy(m.y)];
+      parts.push(m.square ? `<rect x="${x - 4}" y="${y - 4}" width="8" height="8" fill="#1f618d"/>` : `<circle cx="${x}" cy="${y}" r="3.5" fill="#1f618d"/>`);
+      parts.push(`<text x="${x + 7}" y="${y + (m.square ? -6 : 12)}" font-size="10" fill="#1f618d">${xmlEscape(m.label)}</text>`);
+    }
   }
   parts.push(`<text x="${ox + PLOT / 2}" y="${TOP - 16}" text-anchor="middle" font-size="15" font-weight="bold">${xmlEscape(title)}</text>`);
   parts.push(`<text x="${ox + PLOT / 2}" y="${TOP + PLOT + 40}" text-anchor="middle">${xmlEscape(xLabel)}</text>`);
@@ -81,7 +111,7 @@ export function curvesSvg(curves: EvalCurves, metrics: EvalMetrics, caption: str
   const width = PANEL * 3;
   const height = PANEL;
   const body = [
-    panel(0, `Image ROC (AUROC ${fmt(metrics.image_auroc)})`, curves.image_roc, 1, "False positive rate (images)", "True positive rate", true, "no images"),
+    panel(0, `Image ROC (AUROC ${fmt(metrics.image_auroc)})`, curves.image_roc, 1, "False positive rate (images)", "True positive rate", true, "no images", operatingMarks(metrics)),
     panel(1, `Pixel ROC (AUROC ${fmt(metrics.pixel_auroc)})`, curves.pixel_roc, 1, "False positive rate (pixels)", "True positive rate", true, NO_PIXEL_TRUTH),
     panel(2, `PRO to FPR ${PRO_FPR_LIMIT} (AUPRO ${fmt(metrics.aupro)})`, curves.pro, PRO_FPR_LIMIT, "False positive rate (pixels)", "Per-region overlap", false, NO_PIXEL_TRUTH),
   ].join("\n");

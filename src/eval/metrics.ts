@@ -8,6 +8,7 @@
  * images' IoUs; its pixel metrics are NaN and no pixel is sorted.
  */
 import { aurocInterval, type ImagePro, type Interval, proInterval, regionProAreas } from "./bootstrap.js";
+import { operatingPoints, type OperatingPoints } from "./operatingPoints.js";
 import { binEdges, PixelPairs } from "./pixelBootstrap.js";
 import { buildGroup, concatGroups, type Group } from "./pixelGroup.js";
 import { proCurve } from "./proCurve.js";
@@ -91,6 +92,8 @@ export interface EvalMetrics extends MetricSet {
   ms_per_image: number;
   /** Each defect type against all good images. */
   per_type: Record<string, MetricSet>;
+  /** Image thresholds for budgets of good parts failed, and the shipped one's rates (operatingPoints.ts). */
+  operating_points: OperatingPoints;
 }
 
 /** Curves for plotting, overall. */
@@ -224,5 +227,6 @@ export function evaluate(results: readonly ImageResult[], thresholds: Thresholds
     for (const [r, p] of imagePro) type_pro.set(r, p);
   });
   const all = setOf(bad);
-  return { metrics: { ...all.set, ms_per_image, per_type }, pixel_truth, curves: all.curves, image_pro: all.imagePro, type_pro };
+  const operating_points = operatingPoints(results, thresholds.image);
+  return { metrics: { ...all.set, ms_per_image, per_type, operating_points }, pixel_truth, curves: all.curves, image_pro: all.imagePro, type_pro };
 }

@@ -6,6 +6,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fmt, renderCurves } from "./curvesPlot.js";
 import type { EvalMetrics, Evaluation, ImageResult, MetricSet, Thresholds } from "./metrics.js";
+import type { OperatingPoint, OperatingPoints, Rate } from "./operatingPoints.js";
 import { PRO_FPR_LIMIT } from "./proCurve.js";
 import { type BaselineComparison, scoresCsv } from "./scoresFile.js";
 import { renderWorstGrid, worstCases } from "./worstGrid.js";
@@ -107,6 +108,44 @@ function baselineLines(b: BaselineComparison | undefined): string[] {
   ];
 }
 
+/** A share as a percentage with one decimal. */
+export function percent(v: number): string {
+  return Number.isNaN(v) ? "n/a" : `${(100 * v).toFixed(1)} %`;
+}
+
+/** An interval of shares as `lo-hi %`. */
+export function percentRange([lo, hi]: readonly [number, number]): string {
+  return Number.isNaN(lo) ? "n/a" : `${(100 * lo).toFixed(1)}-${(100 * hi).toFixed(1)} %`;
+}
+
+/** `count/of (share)`. */
+function counted(r: Rate): string {
+  return `${r.count}/${r.of} (${percent(r.rate)})`;
+}
+
+/** The section that helps a line set `cameras[].threshold`. */
+function operatingPointLines(op: OperatingPoints): string[] {
+  const line = (name: string, p: OperatingPoint) =>
+    `| ${name} | ${p.threshold} | ${counted(p.good_failed)} | ${p.good_fail_expected_new === null ? "" : percent(p.good_fail_expected_new)} | ` +
+    `${counted(p.defects_caught)} | ${percentRange(p.defects_caught.ci95)} | ` +
+    `${Object.entries(p.per_type_caught).map(([t, r]) => `${t} ${r.count}/${r.of}`).join(", ")} |`;
+  return [
+    `## Choosing a camera's threshold`,
+    ``,
+    `Image-score thresholds (calibrated units, \`cameras[].threshold\`; score >= threshold fails) that fail at most`,
+    `the given share of this set's good images, and the defective images failed (caught) there. A threshold`,
+    `picked on a set is optimistic on it: for good parts like these, a new one fails with probability k / (n + 1)`,
+    `at most, at the threshold just above the k-th highest of n good scores (expected on new parts). Catch`,
+    `intervals: 95 % Wilson. Confirm a threshold on parts labelled after it was picked.`,
+    ``,
+    `| good failed, at most | threshold | good failed | expected on new good parts | defects caught | caught 95 % | caught per type |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | --- |`,
+    line("(shipped threshold)", op.shipped),
+    ...op.budgets.map((p) => line(percent(p.good_fail_budget!), p)),
+    ``,
+  ];
+}
+
 /** Why an image-labels-only set has no pixel metrics. */
 function imageLabelsNote(): string[] {
   return [
@@ -149,6 +188,7 @@ export function reportMarkdown(evaluation: Evaluation, meta: ReportMeta): string
     `F1-max thresholds: image ${fmt(m.image_f1_threshold)}, pixel ${fmt(m.pixel_f1_threshold)}.`,
     ``,
     ...(evaluation.pixel_truth ? [] : imageLabelsNote()),
+    ...operatingPointLines(m.operating_points),
     ...baselineLines(meta.baseline),
     `![ROC and PRO curves](curves.png)`,
     ``,

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import sharp from "sharp";
 import { cliPath } from "../helpers/daemon.js";
+import type { OperatingPoints } from "../../src/eval/operatingPoints.js";
 
 // `linewatch eval` with the real model: intervals in the report, scores.csv, and --baseline, as a
 // model maintainer runs it to decide whether a new model is better than the shipped one.
@@ -61,6 +62,16 @@ describe("linewatch eval", { timeout: 300_000 }, () => {
     assert.ok(dark.every((l) => /^dark,d\d+,[-\d.e]+,(pass|fail),([\d.e-]+),1,\2$/.test(l)), dark.join("\n"));
     assert.ok(rows.filter((l) => l.startsWith("good,")).every((l) => l.endsWith(",,,")));
     assert.match(readFileSync(join(out, "report.md"), "utf8"), /\| image AUROC 95 % \| pixel AUROC 95 % \| AUPRO 95 % \|/);
+    // Operating points agree with the scores written: budget 0 sits just above the highest good score.
+    const op = (m as unknown as { operating_points: OperatingPoints }).operating_points;
+    const score = (type: string) => rows.filter((l) => l.startsWith(`${type},`)).map((l) => Number(l.split(",")[2]));
+    const zero = op.budgets[0];
+    assert.equal(zero.good_fail_budget, 0);
+    assert.ok(score("good").every((v) => v < zero.threshold) && zero.threshold - Math.max(...score("good")) <= 1e-4 + 1e-9);
+    assert.equal(zero.defects_caught.count, score("dark").filter((v) => v >= zero.threshold).length);
+    assert.equal(op.shipped.good_failed.count, score("good").filter((v) => v >= op.shipped.threshold).length);
+    assert.match(r.stdout, new RegExp(`shipped threshold ${op.shipped.threshold}: good failed [\\d.]+ %, defects caught [\\d.]+ % \\([\\d.]+-[\\d.]+ %\\)`));
+    assert.match(r.stdout, new RegExp(`good failed at most 0\\.0 %: threshold ${zero.threshold}, defects caught`));
 
     const again = evalCli("--json", "--baseline", join(out, "scores.csv"));
     assert.equal(again.code, 0, again.stderr);
