@@ -86,6 +86,8 @@ export class RejectArchive {
   private pruning: Promise<void> = Promise.resolve();
   /** Labels are stored one at a time, in the order they came. */
   private labelling: Promise<unknown> = Promise.resolve();
+  /** Entries being written, by `<camera>/<frame_id>`: a label for one waits for its files. */
+  private readonly writing = new Map<string, Promise<void>>();
 
   private constructor(
     readonly dir: string,
@@ -136,6 +138,10 @@ export class RejectArchive {
     const folder = join(this.dir, d.camera, day);
     const base = this.path(name);
     const t0 = performance.now();
+    // Set before the first await: the result is already published, and a label may follow it at once.
+    const frameKey = `${d.camera}/${d.frame_id}`;
+    let written!: () => void;
+    this.writing.set(frameKey, new Promise<void>((resolve) => (written = resolve)));
     try {
       const { image, map } = d;
       const channels = image.format === "GRAY8" ? 1 : 3;
@@ -177,13 +183,15 @@ export class RejectArchive {
       return false;
     } finally {
       this.throttle.done(key);
+      this.writing.delete(frameKey);
+      written();
     }
   }
 
   /**
    * Labels an archived frame of `camera` (or removes its label): the label file is written whole
-   * before it counts; labels sent together are stored in the order they came. Resolves to the
-   * label stored (null when cleared).
+   * before it counts; labels sent together are stored in the order they came, and a label of a
+   * frame still being archived waits for its files. Resolves to the label stored (null when cleared).
    * @throws ArchiveLabelError when the archive does not hold the frame (never archived, pruned,
    * another camera's) or the label cannot be written.
    */
@@ -196,6 +204,7 @@ export class RejectArchive {
   }
 
   private async labelNow(camera: string, cmd: LabelCommand): Promise<ArchiveLabel | null> {
+    await this.writing.get(`${camera}/${cmd.frame_id}`);
     const entry = this.byFrame.get(`${camera}/${cmd.frame_id}`);
     if (!entry) throw new ArchiveLabelError(`frame ${cmd.frame_id.slice(0, 200)} of camera ${camera} is not in the archive (never archived, pruned, or another camera's)`);
     const base = this.path(entry.name);

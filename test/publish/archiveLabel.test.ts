@@ -72,6 +72,18 @@ describe("operators' labels on archived parts", () => {
     assert.ok(readdirSync(join(dir, "cam_a", "2026-11-25")).every((f) => !f.endsWith(".tmp")));
   });
 
+  it("labels a frame sent while its entry is still being written (a gateway that labels as soon as it sees the result)", async () => {
+    const dir = join(root, "in-flight");
+    const archive = await RejectArchive.open(dir, options, identity, log);
+    const d = decision("cam_a", 4);
+    const saving = archive.save(d); // the result is on MQTT by now; the files are not on disk yet
+    const label = await archive.label("cam_a", { frame_id: d.frame_id, truth: "defect", type: "crack" });
+    assert.equal(await saving, true);
+    assert.equal(label?.type, "crack");
+    assert.equal(archive.list(10)[0].label?.type, "crack");
+    assert.equal(archive.stats().bytes, diskBytes(dir));
+  });
+
   it("refuses a frame the archive does not hold, or another camera's, and writes nothing", async () => {
     const dir = join(root, "b");
     const archive = await RejectArchive.open(dir, options, identity, log);
