@@ -66,27 +66,37 @@ export async function archiveExportCommand(args: string[]): Promise<number> {
   const labelled = chosen.filter((e) => e.label !== null);
   const counts = new Map<string, number>();
   const rows: string[] = [COLUMNS.join(",")];
+  let exported = 0;
   for (const e of labelled) {
     const label = e.label!;
     const folder = labelFolder(label);
     const image = `test/${folder}/${e.frame_id}.jpg`;
     await mkdir(join(out, "test", folder), { recursive: true });
-    await copyFile(join(dir, `${e.name}.jpg`), join(out, image));
+    try {
+      await copyFile(join(dir, `${e.name}.jpg`), join(out, image));
+    } catch (err) {
+      // A running daemon prunes its oldest entries while this reads.
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      process.stderr.write(`linewatch archive-export: skipped: ${e.name}: its image is gone (pruned while exporting, or removed by hand)\n`);
+      continue;
+    }
+    exported++;
     const d = await daemonResult(join(dir, e.name));
     const values = [image, e.frame_id, e.camera, new Date(e.captured_at).toISOString(), label.truth, label.type ?? "", label.by ?? "", label.note ?? "", label.at, d.verdict, d.score, d.model];
     rows.push(values.map(csvField).join(","));
     counts.set(folder, (counts.get(folder) ?? 0) + 1);
   }
-  if (labelled.length === 0) {
-    process.stderr.write(`linewatch archive-export: none of the ${chosen.length} archived frame(s) chosen in ${dir} is labelled (label them with label/set on MQTT); nothing written\n`);
+  if (exported === 0) {
+    const why = labelled.length === 0 ? "is labelled (label them with label/set on MQTT)" : `could be copied (the ${labelled.length} labelled one(s) are gone)`;
+    process.stderr.write(`linewatch archive-export: none of the ${chosen.length} archived frame(s) chosen in ${dir} ${why}; nothing written\n`);
     return 1;
   }
   await writeFile(join(out, "labels.csv"), rows.join("\n") + "\n");
   const good = counts.get("good") ?? 0;
-  const defects = labelled.length - good;
+  const defects = exported - good;
   const kinds = [...counts].filter(([k]) => k !== "good").map(([k, n]) => `${k} ${n}`).join(", ");
   process.stdout.write(
-    `exported ${labelled.length} labelled frame(s) of ${chosen.length} archived to ${out}: good ${good}, defective ${defects}${kinds ? ` (${kinds})` : ""}; ` +
+    `exported ${exported} labelled frame(s) of ${chosen.length} archived to ${out}: good ${good}, defective ${defects}${kinds ? ` (${kinds})` : ""}; ` +
       `${chosen.length - labelled.length} unlabelled left out\n`,
   );
   if (good === 0 || defects === 0) process.stderr.write(`linewatch archive-export: the set has no ${good === 0 ? "good" : "defective"} image: image AUROC needs both\n`);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -89,6 +89,21 @@ describe("linewatch archive-export", { timeout: 300_000 }, () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /none of the 0 archived frame\(s\) chosen .* is labelled/);
     assert.ok(!existsSync(join(root, "o4", "labels.csv")));
+  });
+
+  it("skips an entry whose image went (pruned by the running daemon while exporting), names it, and exports the rest", () => {
+    const copy = join(root, "archive-copy");
+    cpSync(archiveDir, copy, { recursive: true });
+    const gone = frameIds[0]; // labelled, camera top, first day
+    rmSync(join(copy, "top", "2026-11-25", `${gone}.jpg`));
+    const out = join(root, "set-gone");
+    const r = cli("archive-export", "--archive", copy, "--out", out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`skipped: top/2026-11-25/${gone}: its image is gone`));
+    const labelled = demo.length - 3;
+    assert.match(r.stdout, new RegExp(`exported ${labelled - 1} labelled frame\\(s\\) of ${demo.length} archived`));
+    assert.equal(readFileSync(join(out, "labels.csv"), "utf8").trim().split("\n").length, labelled);
+    assert.ok(!readFileSync(join(out, "labels.csv"), "utf8").includes(gone));
   });
 
   it("gives a set linewatch eval ranks models on by image labels alone", () => {
