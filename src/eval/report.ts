@@ -154,6 +154,9 @@ function imageLabelsNote(): string[] {
     `AUPRO, pixel F1-max and IoU anomalous are not measured (n/a): they need to know which pixels are`,
     `defective, and the daemon's own predicted masks are no truth. Image AUROC and F1 rank the model on`,
     `the labels; IoU normal still counts the good images whose predicted mask is empty (false alarms cleared).`,
+    `If the set is an archive export, failed and passed frames were archived at their own rates`,
+    `(\`archive.interval_ms\`, \`.pass_interval_ms\`), so its shares of good parts failed are the set's, not the`,
+    `line's: to read thresholds off it for the line, archive every frame (both 0 and 1) over the period labelled.`,
     ``,
   ];
 }
