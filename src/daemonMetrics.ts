@@ -174,6 +174,12 @@ function archiveMetrics(a: ArchiveStats | null): CollectedMetric[] {
     { name: "linewatch_archive_bytes", help: "Bytes the archive holds on disk", type: "gauge", samples: [{ value: a.bytes }] },
     { name: "linewatch_archive_entries", help: "Frames in the archive (failed parts, and the sample of passing ones)", type: "gauge", samples: [{ value: a.entries }] },
     { name: "linewatch_archive_labelled", help: "Archived frames an operator has labelled (label/set)", type: "gauge", samples: [{ value: a.labelled }] },
+    {
+      name: "linewatch_archive_labels",
+      help: "Labelled archived frames by camera, the daemon's verdict and the operator's truth: verdict fail + truth good are false alarms, pass + defect misses found in the pass sample (archive.pass_interval_ms)",
+      type: "gauge",
+      samples: a.labels.map((c) => ({ labels: { camera: c.camera, verdict: c.verdict, truth: c.truth }, value: c.count })),
+    },
   ];
 }
 

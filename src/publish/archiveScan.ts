@@ -3,7 +3,7 @@
  * an operator's label beside an entry (archiveLabel.ts). Reading what an earlier run left there,
  * and removing an entry's files.
  */
-import { readdir, stat, unlink } from "node:fs/promises";
+import { readdir, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { type ArchiveLabel, LABEL_SUFFIX, readLabel } from "./archiveLabel.js";
 
@@ -23,6 +23,24 @@ export interface Entry {
   bytes: number;
   /** An operator's label, or null. */
   label: ArchiveLabel | null;
+  /**
+   * What the daemon decided on the frame (its result JSON), known for every entry written by this
+   * run and read for labelled ones; undefined until read, "unknown" when unreadable.
+   */
+  verdict?: ArchivedVerdict;
+}
+
+/** The daemon's verdict on an archived frame. */
+export type ArchivedVerdict = "pass" | "fail" | "unknown";
+
+/** The verdict in an entry's result JSON; "unknown" when the file cannot be read or holds none. */
+export async function readVerdict(base: string): Promise<ArchivedVerdict> {
+  try {
+    const v = (JSON.parse(await readFile(base + ".json", "utf8")) as { verdict?: unknown }).verdict;
+    return v === "pass" || v === "fail" ? v : "unknown";
+  } catch {
+    return "unknown";
+  }
 }
 
 /** What an archive folder holds: complete entries, oldest capture first, and what was wrong with it. */
@@ -72,7 +90,9 @@ export async function scanArchive(dir: string, opts: { remove: boolean } = { rem
         } catch (err) {
           out.problems.push((err as Error).message);
         }
-        out.entries.push({ name: `${camera}/${date}/${frame_id}`, camera, frame_id, captured_at, bytes, label });
+        const entry: Entry = { name: `${camera}/${date}/${frame_id}`, camera, frame_id, captured_at, bytes, label };
+        if (label) entry.verdict = await readVerdict(base);
+        out.entries.push(entry);
       }
     }
   }

@@ -4,7 +4,7 @@ import sharp from "sharp";
 import type { Logger } from "../service/logger.js";
 import type { Decision } from "../types.js";
 import { type ArchiveLabel, ArchiveLabelError, type LabelCommand, removeLabel, writeLabel } from "./archiveLabel.js";
-import { type Entry, removeEntry, scanArchive, SUFFIXES } from "./archiveScan.js";
+import { type ArchivedVerdict, type Entry, readVerdict, removeEntry, scanArchive, SUFFIXES } from "./archiveScan.js";
 import { KeyedThrottle } from "./keyedThrottle.js";
 import { resultPayload, type PublisherIdentity } from "./topics.js";
 
@@ -36,6 +36,16 @@ export interface ArchiveStats {
   entries: number;
   /** Entries an operator has labelled (label/set). */
   labelled: number;
+  /** The labelled entries counted by camera, the daemon's verdict and the operator's truth. */
+  labels: LabelCount[];
+}
+
+/** Labelled archive entries of one camera with one verdict and one truth: fail + good are false alarms, pass + defect misses. */
+export interface LabelCount {
+  camera: string;
+  verdict: ArchivedVerdict;
+  truth: ArchiveLabel["truth"];
+  count: number;
 }
 
 /** An archived failed part as /archive lists it. */
@@ -165,7 +175,7 @@ export class RejectArchive {
       await writeFile(base + SUFFIXES[1], png);
       await writeFile(base + SUFFIXES[2], json);
       const bytes = jpeg.length + png.length + json.length;
-      this.insert({ name, camera: d.camera, frame_id: d.frame_id, captured_at: d.captured_at, bytes, label: null });
+      this.insert({ name, camera: d.camera, frame_id: d.frame_id, captured_at: d.captured_at, bytes, label: null, verdict: d.verdict });
       if (pass) this.counts.saved_pass++;
       else this.counts.saved++;
       this.log.debug({ camera: d.camera, frame_id: d.frame_id, bytes, ms: Math.round(performance.now() - t0) }, "archived");
@@ -208,6 +218,7 @@ export class RejectArchive {
     const entry = this.byFrame.get(`${camera}/${cmd.frame_id}`);
     if (!entry) throw new ArchiveLabelError(`frame ${cmd.frame_id.slice(0, 200)} of camera ${camera} is not in the archive (never archived, pruned, or another camera's)`);
     const base = this.path(entry.name);
+    entry.verdict ??= await readVerdict(base); // an entry of an earlier run, labelled for the first time
     let label: ArchiveLabel | null = null;
     let bytes = 0;
     try {
@@ -234,7 +245,17 @@ export class RejectArchive {
 
   /** Counters for /metrics. */
   stats(): ArchiveStats {
-    return { ...this.counts, bytes: this.bytes, entries: this.entries.length, labelled: this.entries.reduce((n, e) => n + (e.label ? 1 : 0), 0) };
+    const labels = new Map<string, LabelCount>();
+    for (const e of this.entries) {
+      if (!e.label) continue;
+      const verdict = e.verdict ?? "unknown";
+      const key = `${e.camera}\n${verdict}\n${e.label.truth}`;
+      const c = labels.get(key) ?? { camera: e.camera, verdict, truth: e.label.truth, count: 0 };
+      c.count++;
+      labels.set(key, c);
+    }
+    const sorted = [...labels.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
+    return { ...this.counts, bytes: this.bytes, entries: this.entries.length, labelled: sorted.reduce((n, c) => n + c.count, 0), labels: sorted };
   }
 
   /** The newest `limit` entries, newest first. */

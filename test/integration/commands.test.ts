@@ -111,6 +111,7 @@ describe("commands on .../set topics", { timeout: 240_000 }, () => {
     assert.equal(JSON.parse(readFileSync(file, "utf8")).type, "scratch");
     assert.deepEqual((await listing()).find((e) => e.frame_id === frame.frame_id)?.label?.truth, "defect");
     assert.equal(metric(await metricsText(port), "linewatch_archive_labelled"), 1);
+    assert.equal(metric(await metricsText(port), 'linewatch_archive_labels{camera="cam",truth="defect",verdict="fail"}'), 1);
     await plc.client.publishAsync(`${base}/label/set`, JSON.stringify({ frame_id: "cam-1-1", truth: "good" }), { qos: 1 });
     await plc.until(() => labels().length > 1, 10_000, "second label answer");
     assert.equal(labels()[1].ok, false);

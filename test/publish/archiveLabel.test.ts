@@ -84,6 +84,31 @@ describe("operators' labels on archived parts", () => {
     assert.equal(archive.stats().bytes, diskBytes(dir));
   });
 
+  it("counts labels by camera, the daemon's verdict and the truth (false alarms, misses), also after reopening", async () => {
+    const dir = join(root, "counts");
+    const sampled = { ...options, pass_interval_ms: 1 };
+    const archive = await RejectArchive.open(dir, sampled, identity, log);
+    const frames = [decision("cam_a", 11), decision("cam_a", 12), decision("cam_b", 13), decision("cam_a", 14, false), decision("cam_a", 15)];
+    for (const d of frames) assert.ok(await archive.save(d), d.frame_id);
+    await archive.label("cam_a", { frame_id: frames[0].frame_id, truth: "defect" }); // a reject confirmed
+    await archive.label("cam_a", { frame_id: frames[1].frame_id, truth: "good" }); // a false alarm
+    await archive.label("cam_b", { frame_id: frames[2].frame_id, truth: "good" });
+    await archive.label("cam_a", { frame_id: frames[3].frame_id, truth: "defect", type: "crack" }); // a miss, in the pass sample
+    const expected = [
+      { camera: "cam_a", verdict: "fail", truth: "defect", count: 1 },
+      { camera: "cam_a", verdict: "fail", truth: "good", count: 1 },
+      { camera: "cam_a", verdict: "pass", truth: "defect", count: 1 },
+      { camera: "cam_b", verdict: "fail", truth: "good", count: 1 },
+    ];
+    assert.deepEqual(archive.stats().labels, expected);
+    assert.equal(archive.stats().labelled, 4);
+    // Reopened, the verdicts of labelled entries come from their result files; one labelled only now is read then.
+    const again = await RejectArchive.open(dir, sampled, identity, log);
+    assert.deepEqual(again.stats().labels, expected);
+    await again.label("cam_a", { frame_id: frames[4].frame_id, truth: "good" });
+    assert.deepEqual(again.stats().labels[1], { camera: "cam_a", verdict: "fail", truth: "good", count: 2 });
+  });
+
   it("refuses a frame the archive does not hold, or another camera's, and writes nothing", async () => {
     const dir = join(root, "b");
     const archive = await RejectArchive.open(dir, options, identity, log);

@@ -99,7 +99,7 @@ describe("the archive of failed parts", () => {
     now = 1000;
     const [x, y] = await Promise.all([archive.save(failing("cam_a", 2, t + 1000)), archive.save(failing("cam_a", 3, t + 1000))]);
     assert.ok(x && !y, "a second frame while one is written is skipped");
-    assert.deepEqual({ ...archive.stats(), bytes: 0 }, { saved: 3, saved_pass: 0, skipped: 2, errors: 0, pruned: 0, bytes: 0, entries: 3, labelled: 0 });
+    assert.deepEqual({ ...archive.stats(), bytes: 0 }, { saved: 3, saved_pass: 0, skipped: 2, errors: 0, pruned: 0, bytes: 0, entries: 3, labelled: 0, labels: [] });
     const off = await RejectArchive.open(join(root, "b-off"), { ...options, enabled: false }, identity, log);
     assert.equal(await off.save(failing("cam_a", 0, t)), false);
     assert.equal(off.stats().skipped, 0);
