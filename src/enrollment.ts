@@ -7,7 +7,7 @@
 import type { CameraConfig } from "./config/schema.js";
 import type { Inferencer } from "./pipeline/pipeline.js";
 import type { InspectImage } from "./pipeline/inspect.js";
-import { buildReference } from "./pipeline/reference.js";
+import { buildReference, referenceWarnings } from "./pipeline/reference.js";
 import type { ReferenceStore } from "./pipeline/referenceStore.js";
 import type { EnrollCommand } from "./publish/commandChannel.js";
 import type { Logger } from "./service/logger.js";
@@ -90,7 +90,9 @@ export class Enrollment {
       this.opts.store.save(camera, ref);
       this.opts.changed();
       this.log.info({ camera, kind: ref.kind, shots: ref.shots, ms: Math.round(performance.now() - t0) }, "reference built from live frames");
-      this.opts.answer(camera, { ok: true, state: "done", kind: ref.kind, shots: ref.shots, created_at: ref.created_at });
+      const warnings = referenceWarnings(ref);
+      for (const warning of warnings) this.log.warn({ camera, shots: ref.shots, warning }, "few-shot reference stored with a warning");
+      this.opts.answer(camera, { ok: true, state: "done", kind: ref.kind, shots: ref.shots, created_at: ref.created_at, warnings });
     } catch (err) {
       this.log.error({ camera, err: (err as Error).message }, "enrolment failed");
       this.opts.answer(camera, { ok: false, state: "failed", error: (err as Error).message });

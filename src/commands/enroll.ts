@@ -2,7 +2,7 @@ import { readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadImage } from "../eval/loadImage.js";
 import { InferenceEngine, ModelError } from "../pipeline/inferenceEngine.js";
-import { buildReference } from "../pipeline/reference.js";
+import { buildReference, referenceWarnings } from "../pipeline/reference.js";
 import { cropRoi } from "../pipeline/roi.js";
 import { ReferenceStore } from "../pipeline/referenceStore.js";
 import { createLogger } from "../service/logger.js";
@@ -61,6 +61,7 @@ export async function enrollCommand(args: string[]): Promise<number> {
     if (ref.kind !== "features") process.stderr.write(`linewatch enroll: the model ${engine.manifest.name} ${engine.manifest.version} has no features output; stored a map-statistics reference instead of a feature bank\n`);
     const what = ref.kind === "features" ? `feature bank of ${ref.bank.count} patches` : "map statistics";
     process.stdout.write(`camera ${cam.id}: reference (${what}) of ${ref.shots} good image(s) stored in ${store.path(cam.id)}\n`);
+    for (const w of referenceWarnings(ref)) process.stderr.write(`linewatch enroll: warning: ${w}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`linewatch enroll: ${(err as Error).message}\n`);

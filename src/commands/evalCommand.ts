@@ -9,7 +9,7 @@ import { runEval } from "../eval/runEval.js";
 import { type BaselineComparison, compareWithBaseline, parseScoresCsv, type ScoreRow, ScoresFileError } from "../eval/scoresFile.js";
 import { InferenceEngine, ModelError } from "../pipeline/inferenceEngine.js";
 import { inspectImage, type InspectImage } from "../pipeline/inspect.js";
-import { buildReference, type Reference } from "../pipeline/reference.js";
+import { buildReference, referenceWarnings, type Reference } from "../pipeline/reference.js";
 import { toPixels } from "../pipeline/roiMap.js";
 import { createLogger } from "../service/logger.js";
 import { parseOptions, UsageError } from "./args.js";
@@ -103,6 +103,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       reference = await buildReference(engine, images, { tiling, batchMax: batch });
       const what = reference.kind === "features" ? `feature bank of ${reference.bank.count} patches` : "map statistics (the model has no features output)";
       process.stderr.write(`reference: ${shots} good image(s) drawn with seed ${seed}: ${what}, built in ${Math.round(performance.now() - t0)} ms\n`);
+      for (const w of referenceWarnings(reference)) process.stderr.write(`reference warning: ${w}\n`);
     }
     const thresholds = reference?.thresholds ?? m.threshold;
     const run = await runEval(

@@ -79,6 +79,7 @@ describe("commands on .../set topics", { timeout: 240_000 }, () => {
     assert.equal(answers().at(-1)!.shots, 3);
     // The bundled model has a features output: the reference is a memory bank of its features.
     assert.equal(answers().at(-1)!.kind, "features");
+    assert.deepEqual((answers().at(-1) as unknown as { warnings: string[] }).warnings, [], "three good frames: nothing to warn of");
     const file = join(daemon.dir, "state", "references", "cam.json");
     assert.ok(existsSync(file), "no reference stored under state_dir");
     assert.equal(JSON.parse(readFileSync(file, "utf8")).kind, "features");

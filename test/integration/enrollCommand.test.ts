@@ -41,6 +41,17 @@ describe("linewatch enroll", { timeout: 300_000 }, () => {
     assert.equal(ref.kind, "features");
     assert.equal(ref.shots, 3);
     assert.ok(!existsSync(join(state, "references", "other.json")), "only the named camera is enrolled");
+    assert.doesNotMatch(r.stderr, /warning/);
+  });
+
+  it("stores a reference of one good image, and warns that one is risky", () => {
+    const one = join(tmp, "one");
+    mkdirSync(one);
+    copyFileSync(join(good, goods[0]), join(one, goods[0]));
+    const r = enroll("--camera", "line", "--images", one);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /linewatch enroll: warning: a reference of one good image can fail many good parts .*enrol at least 2/);
+    assert.equal((JSON.parse(readFileSync(stored, "utf8")) as { shots: number }).shots, 1);
   });
 
   it("--clear removes it", () => {

@@ -10,7 +10,7 @@ import { loadImage } from "../../src/eval/loadImage.js";
 import { greedyCoreset } from "../../src/pipeline/featureBank.js";
 import { InferenceEngine } from "../../src/pipeline/inferenceEngine.js";
 import { inspectImage, type InspectImage } from "../../src/pipeline/inspect.js";
-import { buildReference, type FeatureReference, type Reference } from "../../src/pipeline/reference.js";
+import { buildReference, type FeatureReference, type Reference, referenceWarnings } from "../../src/pipeline/reference.js";
 import { ReferenceStore } from "../../src/pipeline/referenceStore.js";
 import { createLogger } from "../../src/service/logger.js";
 
@@ -120,6 +120,9 @@ describe("feature reference (memory bank) on the real model", { timeout: 120_000
     assert.equal(one.kind, "features");
     assert.equal(one.shots, 1);
     assert.ok(one.bank.calibration.scale > 0);
+    // Measured risky (README, few-shot table): the person enrolling is told, and asked for two or more.
+    assert.match(referenceWarnings(one).join("\n"), /one good image .*enrol at least 2/);
+    assert.deepEqual(referenceWarnings(ref), []);
   });
 
   it("searches the bank in the worker: a tile costs a bounded time", async () => {
