@@ -10,6 +10,7 @@ commands:
   check-config --config FILE     validate a config file, print every problem, exit 2 if any
   eval --model DIR --dataset DIR [--shots K] [--seed S] [--out DIR] [--json]
        [--tiling resize|grid:T:O] [--batch N] [--threads N] [--baseline SCORES_CSV]
+       [--budgets P,...]
                                  evaluate a model on a dataset in the MVTec AD layout
   enroll --config FILE --camera ID --images DIR
                                  store good reference images for a camera (few-shot)

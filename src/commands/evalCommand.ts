@@ -4,7 +4,7 @@ import type { Tiling } from "../config/schema.js";
 import { drawShots, readDataset } from "../eval/dataset.js";
 import { loadImage, type RawImage } from "../eval/loadImage.js";
 import type { OperatingPoint } from "../eval/operatingPoints.js";
-import { percent, percentRange, reportJson, writeReport } from "../eval/report.js";
+import { budgetText, percent, percentRange, reportJson, writeReport } from "../eval/report.js";
 import { runEval } from "../eval/runEval.js";
 import { type BaselineComparison, compareWithBaseline, parseScoresCsv, type ScoreRow, ScoresFileError } from "../eval/scoresFile.js";
 import { InferenceEngine, ModelError } from "../pipeline/inferenceEngine.js";
@@ -29,7 +29,7 @@ export function asInspectImage(img: RawImage): InspectImage {
 
 /**
  * `linewatch eval --model DIR --dataset DIR [--shots K] [--seed S] [--out DIR] [--json]
- * [--baseline SCORES_CSV]`: every test image through the daemon's own tile -> infer -> stitch ->
+ * [--baseline SCORES_CSV] [--budgets P,...]`: every test image through the daemon's own tile -> infer -> stitch ->
  * decide code, then the metrics; with --baseline, image AUROC and AUPRO against an earlier run's
  * scores.csv (from --out) image by image. A baseline of other images is reported (exit 1) after
  * this run's own metrics and report, which are kept. A dataset without ground_truth/ (image
@@ -52,6 +52,7 @@ export async function evalCommand(args: string[]): Promise<number> {
         batch: { type: "string", default: "8" },
         threads: { type: "string", default: "0" },
         baseline: { type: "string" },
+        budgets: { type: "string" },
       },
       ["model", "dataset"],
     );
@@ -70,6 +71,15 @@ export async function evalCommand(args: string[]): Promise<number> {
   } catch (err) {
     process.stderr.write(`linewatch eval: ${(err as Error).message}\n`);
     return 2;
+  }
+  let budgets: number[] | undefined;
+  if (o.budgets !== undefined) {
+    const tokens = o.budgets.split(",").map((t) => t.trim());
+    budgets = tokens.map((t) => Number(t) / 100);
+    if (tokens.some((t) => t === "") || !budgets.every((b) => Number.isFinite(b) && b >= 0 && b < 1)) {
+      process.stderr.write(`linewatch eval: --budgets takes percentages of good parts failed, each from 0 to under 100, comma-separated (e.g. 0.5,1,2), not '${o.budgets}'\n`);
+      return 2;
+    }
   }
   let baseline: ScoreRow[] | null = null;
   if (o.baseline !== undefined) {
@@ -112,7 +122,7 @@ export async function evalCommand(args: string[]): Promise<number> {
         const d = await inspectImage(engine, asInspectImage(img), { tiling, batchMax: batch, reference });
         return { score: d.score, map: toPixels(d.map) };
       },
-      { thresholds },
+      { thresholds, budgets },
     );
     let comparison: BaselineComparison | null = null;
     let baselineError: string | null = null;
@@ -151,7 +161,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       const caught = (p: OperatingPoint) => `defects caught ${percent(p.defects_caught.rate)} (${percentRange(p.defects_caught.ci95)})`;
       process.stdout.write(`  shipped threshold ${op.shipped.threshold}: good failed ${percent(op.shipped.good_failed.rate)}, ${caught(op.shipped)}\n`);
       for (const p of op.budgets) {
-        process.stdout.write(`  good failed at most ${percent(p.good_fail_budget!)}: threshold ${p.threshold}, ${caught(p)}; new good parts failed ~${percent(p.good_fail_expected_new!)}\n`);
+        process.stdout.write(`  good failed at most ${budgetText(p.good_fail_budget!)}: threshold ${p.threshold}, ${caught(p)}; new good parts failed ~${percent(p.good_fail_expected_new!)}\n`);
       }
       for (const [name, b] of json.baseline ? ([["image AUROC", json.baseline.image_auroc], ["AUPRO", json.baseline.aupro]] as const) : []) {
         if (b === undefined) {

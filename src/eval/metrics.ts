@@ -8,7 +8,7 @@
  * images' IoUs; its pixel metrics are NaN and no pixel is sorted.
  */
 import { aurocInterval, type ImagePro, type Interval, proInterval, regionProAreas } from "./bootstrap.js";
-import { operatingPoints, type OperatingPoints } from "./operatingPoints.js";
+import { GOOD_FAIL_BUDGETS, operatingPoints, type OperatingPoints } from "./operatingPoints.js";
 import { binEdges, PixelPairs } from "./pixelBootstrap.js";
 import { buildGroup, concatGroups, type Group } from "./pixelGroup.js";
 import { proCurve } from "./proCurve.js";
@@ -207,8 +207,9 @@ function metricSet(good: Group, bad: Group, regionSize: readonly number[], pixel
  * @param results one per test image; maps are read, never kept
  * @param thresholds the model's shipped thresholds (for the IoUs)
  * @param ms_per_image passed through into the metrics, ms
+ * @param budgets shares of good parts failed to give operating points for (operatingPoints.ts)
  */
-export function evaluate(results: readonly ImageResult[], thresholds: Thresholds, ms_per_image: number): Evaluation {
+export function evaluate(results: readonly ImageResult[], thresholds: Thresholds, ms_per_image: number, budgets: readonly number[] = GOOD_FAIL_BUDGETS): Evaluation {
   results.forEach(checkResult);
   const pixel_truth = hasPixelTruth(results);
   const regionSize: number[] = [];
@@ -227,6 +228,6 @@ export function evaluate(results: readonly ImageResult[], thresholds: Thresholds
     for (const [r, p] of imagePro) type_pro.set(r, p);
   });
   const all = setOf(bad);
-  const operating_points = operatingPoints(results, thresholds.image);
+  const operating_points = operatingPoints(results, thresholds.image, budgets);
   return { metrics: { ...all.set, ms_per_image, per_type, operating_points }, pixel_truth, curves: all.curves, image_pro: all.imagePro, type_pro };
 }

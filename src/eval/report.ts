@@ -118,6 +118,11 @@ export function percentRange([lo, hi]: readonly [number, number]): string {
   return Number.isNaN(lo) ? "n/a" : `${(100 * lo).toFixed(1)}-${(100 * hi).toFixed(1)} %`;
 }
 
+/** A budget share as a percentage, as precise as it was given (0.25 % stays 0.25 %). */
+export function budgetText(b: number): string {
+  return `${+(100 * b).toFixed(3)} %`;
+}
+
 /** `count/of (share)`. */
 function counted(r: Rate): string {
   return `${r.count}/${r.of} (${percent(r.rate)})`;
@@ -141,7 +146,7 @@ function operatingPointLines(op: OperatingPoints): string[] {
     `| good failed, at most | threshold | good failed | expected on new good parts | defects caught | caught 95 % | caught per type |`,
     `| --- | ---: | ---: | ---: | ---: | ---: | --- |`,
     line("(shipped threshold)", op.shipped),
-    ...op.budgets.map((p) => line(percent(p.good_fail_budget!), p)),
+    ...op.budgets.map((p) => line(budgetText(p.good_fail_budget!), p)),
     ``,
   ];
 }

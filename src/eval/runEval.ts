@@ -25,6 +25,8 @@ export interface RunEvalOptions {
   thresholds: Thresholds;
   /** Where progress lines go; null for none. Defaults to process.stderr. */
   progress?: ProgressSink | null;
+  /** Shares of good parts failed to give operating points for (0..1); defaults to GOOD_FAIL_BUDGETS. */
+  budgets?: readonly number[];
 }
 
 /** Output of runEval: the per-image results (for the report's worst cases) and the metrics. */
@@ -66,5 +68,5 @@ export async function runEval(dataset: EvalDataset, infer: InferImage, options: 
   }
   progress?.finish();
   const ms = results.length > 0 ? inferMs / results.length : NaN;
-  return { results, evaluation: evaluate(results, options.thresholds, ms) };
+  return { results, evaluation: evaluate(results, options.thresholds, ms, options.budgets) };
 }

@@ -87,6 +87,6 @@ describe("operating points", () => {
     assert.equal((svg.match(/<circle /g) ?? []).length, new Set(e.metrics.operating_points.budgets.map((p) => p.threshold)).size);
     assert.match(svg, /<rect x="[\d.]+" y="[\d.]+" width="8" height="8" fill="#1f618d"\/>/);
     assert.match(svg, />shipped</);
-    assert.match(md, /\| 10\.0 % \| 0\.9001 \| 1\/10 \(10\.0 %\) \| 18\.2 % \| 2\/5 \(40\.0 %\) \| .* \| a 2\/3, b 0\/2 \|/);
+    assert.match(md, /\| 10 % \| 0\.9001 \| 1\/10 \(10\.0 %\) \| 18\.2 % \| 2\/5 \(40\.0 %\) \| .* \| a 2\/3, b 0\/2 \|/);
   });
 });

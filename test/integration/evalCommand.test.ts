@@ -71,7 +71,7 @@ describe("linewatch eval", { timeout: 300_000 }, () => {
     assert.equal(zero.defects_caught.count, score("dark").filter((v) => v >= zero.threshold).length);
     assert.equal(op.shipped.good_failed.count, score("good").filter((v) => v >= op.shipped.threshold).length);
     assert.match(r.stdout, new RegExp(`shipped threshold ${op.shipped.threshold}: good failed [\\d.]+ %, defects caught [\\d.]+ % \\([\\d.]+-[\\d.]+ %\\)`));
-    assert.match(r.stdout, new RegExp(`good failed at most 0\\.0 %: threshold ${zero.threshold}, defects caught`));
+    assert.match(r.stdout, new RegExp(`good failed at most 0 %: threshold ${zero.threshold}, defects caught`));
 
     const again = evalCli("--json", "--baseline", join(out, "scores.csv"));
     assert.equal(again.code, 0, again.stderr);
@@ -81,6 +81,19 @@ describe("linewatch eval", { timeout: 300_000 }, () => {
     assert.ok(Math.abs(b.aupro.baseline - m.aupro) < 0.01, `grid AUPRO ${b.aupro.baseline} against exact ${m.aupro}`);
     const perType = (JSON.parse(again.stdout) as { baseline: { per_type_aupro: Record<string, { difference: number; interval: number[]; baseline: number }> } }).baseline.per_type_aupro;
     assert.deepEqual([perType.dark.difference, perType.dark.interval, perType.dark.baseline], [0, [0, 0], b.aupro.baseline]);
+  });
+
+  it("gives operating points for the budgets asked (--budgets, percent), and refuses a budget that is no share", () => {
+    const r = evalCli("--json", "--budgets", "0.25, 50");
+    assert.equal(r.code, 0, r.stderr);
+    const op = (JSON.parse(r.stdout) as { operating_points: OperatingPoints }).operating_points;
+    assert.deepEqual(op.budgets.map((p) => p.good_fail_budget), [0.0025, 0.5]);
+    assert.ok(op.budgets[1].good_failed.rate <= 0.5 && op.budgets[1].threshold <= op.budgets[0].threshold);
+    for (const bad of ["", "abc", "100", "-1", "1,,2"]) {
+      const no = evalCli(`--budgets=${bad}`);
+      assert.equal(no.code, 2, `--budgets '${bad}': ${no.stderr}`);
+      assert.match(no.stderr, /--budgets takes percentages of good parts failed/);
+    }
   });
 
   it("refuses a baseline it cannot read, or one of other images, saying which", () => {
