@@ -4,7 +4,8 @@ import sharp from "sharp";
 import type { Logger } from "../service/logger.js";
 import type { Decision } from "../types.js";
 import { type ArchiveLabel, ArchiveLabelError, type LabelCommand, removeLabel, writeLabel } from "./archiveLabel.js";
-import { type ArchivedVerdict, type Entry, readVerdict, removeEntry, scanArchive, SUFFIXES } from "./archiveScan.js";
+import { ArchiveIndex, frameKey, type LabelCount } from "./archiveIndex.js";
+import { readVerdict, removeEntry, scanArchive, SUFFIXES } from "./archiveScan.js";
 import { KeyedThrottle } from "./keyedThrottle.js";
 import { resultPayload, type PublisherIdentity } from "./topics.js";
 
@@ -40,14 +41,6 @@ export interface ArchiveStats {
   labels: LabelCount[];
 }
 
-/** Labelled archive entries of one camera with one verdict and one truth: fail + good are false alarms, pass + defect misses. */
-export interface LabelCount {
-  camera: string;
-  verdict: ArchivedVerdict;
-  truth: ArchiveLabel["truth"];
-  count: number;
-}
-
 /** An archived failed part as /archive lists it. */
 export interface ArchiveListing {
   frame_id: string;
@@ -81,13 +74,8 @@ const ERROR_LOG_MS = 60_000;
  * write that fails is counted and logged, never thrown into the pipeline.
  */
 export class RejectArchive {
-  /** Entries on disk, oldest capture first. */
-  private entries: Entry[] = [];
-  /** The same, by name: what /archive may serve. */
-  private readonly byName = new Map<string, Entry>();
-  /** The same, by `<camera>/<frame_id>`: what label/set may label. */
-  private readonly byFrame = new Map<string, Entry>();
-  private bytes = 0;
+  /** The entries on disk. */
+  private readonly index = new ArchiveIndex();
   /** Keyed by camera (failing frames) and `pass/<camera>` (the sample of passing ones). */
   private readonly throttle: KeyedThrottle;
   private readonly counts = { saved: 0, saved_pass: 0, skipped: 0, errors: 0, pruned: 0 };
@@ -119,7 +107,7 @@ export class RejectArchive {
     await mkdir(dir, { recursive: true });
     const found = await scanArchive(dir);
     for (const problem of found.problems) archive.log.warn({ problem }, "archived label unreadable; the entry counts as unlabelled and the file is left as it is");
-    for (const e of found.entries) archive.insert(e);
+    for (const e of found.entries) archive.index.insert(e);
     await archive.prune();
     return archive;
   }
@@ -149,9 +137,9 @@ export class RejectArchive {
     const base = this.path(name);
     const t0 = performance.now();
     // Set before the first await: the result is already published, and a label may follow it at once.
-    const frameKey = `${d.camera}/${d.frame_id}`;
+    const frame = frameKey(d.camera, d.frame_id);
     let written!: () => void;
-    this.writing.set(frameKey, new Promise<void>((resolve) => (written = resolve)));
+    this.writing.set(frame, new Promise<void>((resolve) => (written = resolve)));
     try {
       const { image, map } = d;
       const channels = image.format === "GRAY8" ? 1 : 3;
@@ -175,11 +163,11 @@ export class RejectArchive {
       await writeFile(base + SUFFIXES[1], png);
       await writeFile(base + SUFFIXES[2], json);
       const bytes = jpeg.length + png.length + json.length;
-      this.insert({ name, camera: d.camera, frame_id: d.frame_id, captured_at: d.captured_at, bytes, label: null, verdict: d.verdict });
+      this.index.insert({ name, camera: d.camera, frame_id: d.frame_id, captured_at: d.captured_at, bytes, label: null, verdict: d.verdict });
       if (pass) this.counts.saved_pass++;
       else this.counts.saved++;
       this.log.debug({ camera: d.camera, frame_id: d.frame_id, bytes, ms: Math.round(performance.now() - t0) }, "archived");
-      if (this.bytes > this.limit()) this.pruning = this.pruning.then(() => this.prune());
+      if (this.index.bytes > this.limit()) this.pruning = this.pruning.then(() => this.prune());
       await this.pruning;
       return true;
     } catch (err) {
@@ -193,7 +181,7 @@ export class RejectArchive {
       return false;
     } finally {
       this.throttle.done(key);
-      this.writing.delete(frameKey);
+      this.writing.delete(frame);
       written();
     }
   }
@@ -214,8 +202,8 @@ export class RejectArchive {
   }
 
   private async labelNow(camera: string, cmd: LabelCommand): Promise<ArchiveLabel | null> {
-    await this.writing.get(`${camera}/${cmd.frame_id}`);
-    const entry = this.byFrame.get(`${camera}/${cmd.frame_id}`);
+    await this.writing.get(frameKey(camera, cmd.frame_id));
+    const entry = this.index.frame(camera, cmd.frame_id);
     if (!entry) throw new ArchiveLabelError(`frame ${cmd.frame_id.slice(0, 200)} of camera ${camera} is not in the archive (never archived, pruned, or another camera's)`);
     const base = this.path(entry.name);
     entry.verdict ??= await readVerdict(base); // an entry of an earlier run, labelled for the first time
@@ -231,42 +219,27 @@ export class RejectArchive {
     } catch (err) {
       throw new ArchiveLabelError(`cannot store the label of ${cmd.frame_id}: ${(err as Error).message}`);
     }
-    if (this.byName.get(entry.name) !== entry) {
+    if (!this.index.holds(entry)) {
       await removeLabel(base).catch(() => undefined); // pruned while the label was written
       throw new ArchiveLabelError(`frame ${cmd.frame_id} of camera ${camera} was pruned from the archive while being labelled`);
     }
-    const old = entry.label ? Buffer.byteLength(JSON.stringify(entry.label) + "\n") : 0;
-    entry.label = label;
-    entry.bytes += bytes - old;
-    this.bytes += bytes - old;
+    this.index.relabel(entry, label, bytes);
     this.log.info({ camera, frame_id: cmd.frame_id, label }, label ? "archived frame labelled" : "archived frame's label removed");
     return label;
   }
 
   /** Counters for /metrics. */
   stats(): ArchiveStats {
-    const labels = new Map<string, LabelCount>();
-    for (const e of this.entries) {
-      if (!e.label) continue;
-      const verdict = e.verdict ?? "unknown";
-      const key = `${e.camera}\n${verdict}\n${e.label.truth}`;
-      const c = labels.get(key) ?? { camera: e.camera, verdict, truth: e.label.truth, count: 0 };
-      c.count++;
-      labels.set(key, c);
-    }
-    const sorted = [...labels.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
-    return { ...this.counts, bytes: this.bytes, entries: this.entries.length, labelled: sorted.reduce((n, c) => n + c.count, 0), labels: sorted };
+    const labels = this.index.labelCounts();
+    return { ...this.counts, bytes: this.index.bytes, entries: this.index.size, labelled: labels.reduce((n, c) => n + c.count, 0), labels };
   }
 
   /** The newest `limit` entries, newest first. */
   list(limit: number): ArchiveListing[] {
-    return this.entries
-      .slice(-Math.max(0, limit))
-      .reverse()
-      .map((e) => {
-        const url = encodeURI(e.name);
-        return { frame_id: e.frame_id, camera: e.camera, captured_at: new Date(e.captured_at).toISOString(), image: `/archive/${url}.jpg`, mask: `/archive/${url}.mask.png`, result: `/archive/${url}.json`, label: e.label };
-      });
+    return this.index.newest(limit).map((e) => {
+      const url = encodeURI(e.name);
+      return { frame_id: e.frame_id, camera: e.camera, captured_at: new Date(e.captured_at).toISOString(), image: `/archive/${url}.jpg`, mask: `/archive/${url}.mask.png`, result: `/archive/${url}.json`, label: e.label };
+    });
   }
 
   /**
@@ -275,7 +248,7 @@ export class RejectArchive {
    */
   async file(path: string): Promise<ArchiveFile | null> {
     const suffix = SUFFIXES.find((s) => path.endsWith(s));
-    const entry = suffix && this.byName.get(path.slice(0, -suffix.length));
+    const entry = suffix && this.index.named(path.slice(0, -suffix.length));
     if (!suffix || !entry) return null;
     try {
       return { type: TYPES[suffix], data: await readFile(this.path(entry.name) + suffix) };
@@ -293,28 +266,15 @@ export class RejectArchive {
     return this.opts.max_mb * 1024 * 1024;
   }
 
-  /** Keeps `entries` in capture order (frames of several cameras finish out of order). */
-  private insert(e: Entry): void {
-    let i = this.entries.length;
-    while (i > 0 && this.entries[i - 1].captured_at > e.captured_at) i--;
-    this.entries.splice(i, 0, e);
-    this.byName.set(e.name, e);
-    this.byFrame.set(`${e.camera}/${e.frame_id}`, e);
-    this.bytes += e.bytes;
-  }
-
   /**
    * Removes entries until the archive fits its limit, the oldest unlabelled first (an operator's
    * labels are the line's evaluation set), the oldest labelled ones only when no other is left;
    * empty date folders go too.
    */
   private async prune(): Promise<void> {
-    while (this.bytes > this.limit() && this.entries.length > 0) {
-      const k = this.entries.findIndex((x) => x.label === null);
-      const [e] = this.entries.splice(k < 0 ? 0 : k, 1);
-      this.byName.delete(e.name);
-      this.byFrame.delete(`${e.camera}/${e.frame_id}`);
-      this.bytes -= e.bytes;
+    while (this.index.bytes > this.limit()) {
+      const e = this.index.takeOldest();
+      if (!e) break;
       this.counts.pruned++;
       const base = this.path(e.name);
       await removeEntry(base);
