@@ -1,8 +1,8 @@
 /**
  * curves.png: image ROC, pixel ROC and PRO curve side by side, drawn as SVG and rendered with
  * sharp (librsvg), so no plotting package is needed. The image ROC marks the shipped threshold
- * (a square) and the thresholds of the good-fail budgets (dots, operatingPoints.ts). A panel with no curve (the pixel panels of
- * a set labelled per image only) says why instead.
+ * (a square) and the thresholds of the good-fail budgets (dots, operatingPoints.ts). A panel with
+ * no curve (the pixel panels of a set labelled per image only) says why instead.
  */
 import sharp from "sharp";
 import type { EvalCurves, EvalMetrics } from "./metrics.js";
@@ -62,7 +62,7 @@ function operatingMarks(metrics: EvalMetrics): Mark[] {
   for (const p of op.budgets) {
     if (seen.has(p.threshold) || Number.isNaN(p.good_failed.rate) || Number.isNaN(p.defects_caught.rate)) continue;
     seen.add(p.threshold);
-    marks.push({ x: p.good_failed.rate, y: p.defects_caught.rate, label: `<=${+(100 * p.good_fail_budget!).toFixed(1)} %`, square: false });
+    marks.push({ x: p.good_failed.rate, y: p.defects_caught.rate, label: `<=${+(100 * p.good_fail_budget!).toFixed(3)} %`, square: false });
   }
   const s = op.shipped;
   if (!Number.isNaN(s.good_failed.rate) && !Number.isNaN(s.defects_caught.rate)) marks.push({ x: s.good_failed.rate, y: s.defects_caught.rate, label: "shipped", square: true });
