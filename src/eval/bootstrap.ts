@@ -12,6 +12,7 @@
  * pixels.
  */
 import { seededRandom } from "./dataset.js";
+import { thresholdAbove } from "./operatingPoints.js";
 import { PRO_FPR_LIMIT, scoreKey, unpackPositive } from "./proCurve.js";
 import { rocCurve, sortedScores } from "./rocCurve.js";
 
@@ -95,6 +96,35 @@ export function pairedAurocDifference(a: ScoredSet, b: ScoredSet, options: Boots
     const ip = draw(a.pos.length, rand);
     const ineg = draw(a.neg.length, rand);
     return rankAuroc(pick(a.pos, ip), pick(a.neg, ineg)) - rankAuroc(pick(b.pos, ip), pick(b.neg, ineg));
+  });
+}
+
+/**
+ * Share of defective scores `pos` failed at the threshold a good-fail budget picks on good scores
+ * `neg` (operatingPoints.ts: just above the (m + 1)-th highest, m = floor(budget x n)). NaN when
+ * a side is empty or the budget leaves no good part to pass.
+ */
+export function catchAtBudget(pos: readonly number[], neg: readonly number[], budget: number): number {
+  const n = neg.length;
+  const m = Math.floor(budget * n + 1e-9);
+  if (pos.length === 0 || m >= n) return NaN;
+  const t = thresholdAbove(Float64Array.from(neg).sort()[n - 1 - m]);
+  return pos.filter((v) => v >= t).length / pos.length;
+}
+
+/**
+ * Defects caught at a good-fail budget by model a minus model b, on the same images; each
+ * resample picks both thresholds again on its own good images, so the interval holds how
+ * uncertain the threshold is as well as the catch.
+ */
+export function pairedCatchDifference(a: ScoredSet, b: ScoredSet, budget: number, options: BootstrapOptions = {}): PairedDifference {
+  if (a.pos.length !== b.pos.length || a.neg.length !== b.neg.length) {
+    throw new RangeError(`paired sets differ in size: ${a.pos.length}+${a.neg.length} against ${b.pos.length}+${b.neg.length} images`);
+  }
+  return paired(catchAtBudget(a.pos, a.neg, budget) - catchAtBudget(b.pos, b.neg, budget), options, (rand) => {
+    const ip = draw(a.pos.length, rand);
+    const ineg = draw(a.neg.length, rand);
+    return catchAtBudget(pick(a.pos, ip), pick(a.neg, ineg), budget) - catchAtBudget(pick(b.pos, ip), pick(b.neg, ineg), budget);
   });
 }
 

@@ -99,6 +99,7 @@ function baselineLines(b: BaselineComparison | undefined): string[] {
     cell("image AUROC, **all**", b.image_auroc),
     ...Object.entries(b.per_type).map(([t, d]) => cell(`image AUROC, ${t} + good`, d)),
     ...Object.entries(b.per_type_aupro ?? {}).map(([t, d]) => cell(`AUPRO, ${t} + good`, d)),
+    ...b.catch_at_budget.map((c) => cell(`defects caught at good failed <= ${budgetText(c.budget)}`, c)),
     ``,
     ...(!b.aupro
       ? [`(AUPRO not compared: this run or the baseline's file has no truth-mask AUPRO part for every defective image, as with image labels only.)`, ``]
@@ -116,6 +117,11 @@ export function percent(v: number): string {
 /** An interval of shares as `lo-hi %`. */
 export function percentRange([lo, hi]: readonly [number, number]): string {
   return Number.isNaN(lo) ? "n/a" : `${(100 * lo).toFixed(1)}-${(100 * hi).toFixed(1)} %`;
+}
+
+/** A difference of shares in percentage points, signed. */
+export function percentPoints(v: number): string {
+  return Number.isNaN(v) ? "n/a" : `${v > 0 ? "+" : ""}${(100 * v).toFixed(1)} pt`;
 }
 
 /** A budget share as a percentage, as precise as it was given (0.25 % stays 0.25 %). */

@@ -11,8 +11,9 @@
  * against each other image by image, two models' AUROCs differ with a much narrower
  * interval than either has alone, because which images are hard is shared (bootstrap.ts).
  */
-import { auproOf, type ImagePro, pairedAurocDifference, type PairedDifference, pairedProDifference, rankAuroc } from "./bootstrap.js";
+import { auproOf, catchAtBudget, type ImagePro, pairedAurocDifference, pairedCatchDifference, type PairedDifference, pairedProDifference, rankAuroc } from "./bootstrap.js";
 import type { Evaluation, ImageResult } from "./metrics.js";
+import { GOOD_FAIL_BUDGETS } from "./operatingPoints.js";
 
 /** One row of scores.csv. */
 export interface ScoreRow {
@@ -127,6 +128,8 @@ export interface BaselineComparison {
   per_type: Record<string, PairedDifference & { baseline: number }>;
   /** AUPRO per defect type (each type's set on its own FPR axis); absent with aupro or when the baseline's file has no type_pro_area column. */
   per_type_aupro?: Record<string, PairedDifference & { baseline: number }>;
+  /** Defects caught at each good-fail budget (each model's threshold picked on the good images), this run minus the baseline. */
+  catch_at_budget: (PairedDifference & { budget: number; baseline: number })[];
 }
 
 /**
@@ -140,6 +143,7 @@ export function compareWithBaseline(
   parts: ProParts,
   baseline: readonly ScoreRow[],
   file: string,
+  budgets: readonly number[] = GOOD_FAIL_BUDGETS,
 ): BaselineComparison {
   const rows = new Map(baseline.map((r) => [keyOf(r), r]));
   const missing = results.filter((r) => !rows.has(keyOf(r))).map(keyOf);
@@ -167,7 +171,10 @@ export function compareWithBaseline(
   const types = [...new Set(bad.map((r) => r.type))].sort();
   const per_type: BaselineComparison["per_type"] = {};
   for (const t of types) per_type[t] = compare(bad.filter((r) => r.type === t));
-  const comparison: BaselineComparison = { file, image_auroc: compare(bad), per_type };
+  const mine = { pos: bad.map((r) => r.score), neg: good.map((r) => r.score) };
+  const theirs = { pos: bad.map((r) => theirRow(r).score), neg: good.map((r) => theirRow(r).score) };
+  const catch_at_budget = budgets.map((budget) => ({ budget, ...pairedCatchDifference(mine, theirs, budget), baseline: catchAtBudget(theirs.pos, theirs.neg, budget) }));
+  const comparison: BaselineComparison = { file, image_auroc: compare(bad), per_type, catch_at_budget };
   if (!bad.every((r) => r.mask !== null && theirRow(r).pro !== null)) return comparison;
   comparison.aupro = comparePro(bad, (r) => parts.image_pro.get(r), (r) => theirRow(r).pro);
   if (bad.every((r) => theirRow(r).typeProArea !== null)) {

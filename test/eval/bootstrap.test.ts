@@ -3,7 +3,9 @@ import { describe, it } from "node:test";
 import {
   aurocInterval,
   auproOf,
+  catchAtBudget,
   pairedAurocDifference,
+  pairedCatchDifference,
   pairedProDifference,
   proInterval,
   rankAuroc,
@@ -106,5 +108,21 @@ describe("bootstrap intervals", () => {
     const d = pairedProDifference(a, b);
     assert.ok(Math.abs(d.difference - 0.05) < 1e-12 && d.interval[0] > 0.049);
     assert.deepEqual(proInterval([]), [NaN, NaN]);
+  });
+
+  it("defects caught at a good-fail budget: counted by hand; a model paired with itself differs by 0, one better in the tail is found better", () => {
+    const neg = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+    // budget 0: threshold 1.0001, one of five over it; 10 %: 0.9001, two; 20 %: 0.8001, three.
+    const pos = [0.85, 0.95, 1.2, 0.05, 0.65];
+    assert.deepEqual([0, 0.1, 0.2].map((b) => catchAtBudget(pos, neg, b)), [0.2, 0.4, 0.6]);
+    assert.ok(Number.isNaN(catchAtBudget(pos, [], 0)) && Number.isNaN(catchAtBudget([], neg, 0)));
+    const u = lcg(11);
+    const good = Array.from({ length: 300 }, () => normal(u));
+    const bad = Array.from({ length: 200 }, () => normal(u) + 1);
+    const self = pairedCatchDifference({ pos: bad, neg: good }, { pos: bad, neg: good }, 0.02, { resamples: 300 });
+    assert.deepEqual([self.difference, self.interval], [0, [0, 0]]);
+    // The same images, every defect scored 1.5 higher: far more are caught at 2 % good failed.
+    const better = pairedCatchDifference({ pos: bad.map((v) => v + 1.5), neg: good }, { pos: bad, neg: good }, 0.02, { resamples: 300 });
+    assert.ok(better.difference > 0.3 && better.interval[0] > 0 && better.share_not_better === 0, JSON.stringify(better));
   });
 });

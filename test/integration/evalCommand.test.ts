@@ -81,6 +81,10 @@ describe("linewatch eval", { timeout: 300_000 }, () => {
     assert.ok(Math.abs(b.aupro.baseline - m.aupro) < 0.01, `grid AUPRO ${b.aupro.baseline} against exact ${m.aupro}`);
     const perType = (JSON.parse(again.stdout) as { baseline: { per_type_aupro: Record<string, { difference: number; interval: number[]; baseline: number }> } }).baseline.per_type_aupro;
     assert.deepEqual([perType.dark.difference, perType.dark.interval, perType.dark.baseline], [0, [0, 0], b.aupro.baseline]);
+    const catches = (JSON.parse(again.stdout) as { baseline: { catch_at_budget: { budget: number; difference: number; interval: number[]; baseline: number }[] } }).baseline.catch_at_budget;
+    assert.deepEqual(catches.map((c) => c.budget), [0, 0.005, 0.01, 0.02, 0.05, 0.1]);
+    for (const c of catches) assert.deepEqual([c.difference, c.interval], [0, [0, 0]], `budget ${c.budget}`);
+    assert.equal(catches[0].baseline, op.budgets[0].defects_caught.rate, "the baseline's catch at 0 % is the operating point's");
   });
 
   it("gives operating points for the budgets asked (--budgets, percent), and refuses a budget that is no share", () => {
