@@ -163,6 +163,10 @@ export async function evalCommand(args: string[]): Promise<number> {
       for (const p of op.budgets) {
         process.stdout.write(`  good failed at most ${budgetText(p.good_fail_budget!)}: threshold ${p.threshold}, ${caught(p)}; new good parts failed ~${percent(p.good_fail_expected_new!)}\n`);
       }
+      const n = op.shipped.good_failed.of;
+      if (op.budgets.some((p) => p.good_fail_budget! > 0 && p.good_fail_budget! * n < 1)) {
+        process.stdout.write(`  (${n} good image(s): a budget under 1/${n} = ${budgetText(1 / n)} lets no good part fail, so it reads as 0 %; more good images resolve it)\n`);
+      }
       for (const [name, b] of json.baseline ? ([["image AUROC", json.baseline.image_auroc], ["AUPRO", json.baseline.aupro]] as const) : []) {
         if (b === undefined) {
           process.stdout.write(`  ${name} against ${json.baseline!.file}: not compared (no truth-mask AUPRO part for every defective image in this run or the baseline)\n`);

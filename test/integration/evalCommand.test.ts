@@ -72,6 +72,8 @@ describe("linewatch eval", { timeout: 300_000 }, () => {
     assert.equal(op.shipped.good_failed.count, score("good").filter((v) => v >= op.shipped.threshold).length);
     assert.match(r.stdout, new RegExp(`shipped threshold ${op.shipped.threshold}: good failed [\\d.]+ %, defects caught [\\d.]+ % \\([\\d.]+-[\\d.]+ %\\)`));
     assert.match(r.stdout, new RegExp(`good failed at most 0 %: threshold ${zero.threshold}, defects caught`));
+    const nGood = score("good").length;
+    assert.match(r.stdout, new RegExp(`\\(${nGood} good image\\(s\\): a budget under 1/${nGood} = [\\d.]+ % lets no good part fail, so it reads as 0 %`));
 
     const again = evalCli("--json", "--baseline", join(out, "scores.csv"));
     assert.equal(again.code, 0, again.stderr);
