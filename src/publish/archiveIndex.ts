@@ -86,9 +86,8 @@ export class ArchiveIndex {
     const counts = new Map<string, LabelCount>();
     for (const e of this.entries) {
       if (!e.label) continue;
-      const verdict = e.verdict ?? "unknown";
-      const key = `${e.camera}\n${verdict}\n${e.label.truth}`;
-      const c = counts.get(key) ?? { camera: e.camera, verdict, truth: e.label.truth, count: 0 };
+      const key = `${e.camera}\n${e.verdict}\n${e.label.truth}`;
+      const c = counts.get(key) ?? { camera: e.camera, verdict: e.verdict, truth: e.label.truth, count: 0 };
       c.count++;
       counts.set(key, c);
     }

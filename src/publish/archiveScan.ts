@@ -23,11 +23,8 @@ export interface Entry {
   bytes: number;
   /** An operator's label, or null. */
   label: ArchiveLabel | null;
-  /**
-   * What the daemon decided on the frame (its result JSON), known for every entry written by this
-   * run and read for labelled ones; undefined until read, "unknown" when unreadable.
-   */
-  verdict?: ArchivedVerdict;
+  /** What the daemon decided on the frame (from its result JSON for an entry of an earlier run). */
+  verdict: ArchivedVerdict;
 }
 
 /** The daemon's verdict on an archived frame. */
@@ -90,9 +87,7 @@ export async function scanArchive(dir: string, opts: { remove: boolean } = { rem
         } catch (err) {
           out.problems.push((err as Error).message);
         }
-        const entry: Entry = { name: `${camera}/${date}/${frame_id}`, camera, frame_id, captured_at, bytes, label };
-        if (label) entry.verdict = await readVerdict(base);
-        out.entries.push(entry);
+        out.entries.push({ name: `${camera}/${date}/${frame_id}`, camera, frame_id, captured_at, bytes, label, verdict: await readVerdict(base) });
       }
     }
   }

@@ -5,7 +5,7 @@ import type { Logger } from "../service/logger.js";
 import type { Decision } from "../types.js";
 import { type ArchiveLabel, ArchiveLabelError, type LabelCommand, removeLabel, writeLabel } from "./archiveLabel.js";
 import { ArchiveIndex, frameKey, type LabelCount } from "./archiveIndex.js";
-import { readVerdict, removeEntry, scanArchive, SUFFIXES } from "./archiveScan.js";
+import { type ArchivedVerdict, removeEntry, scanArchive, SUFFIXES } from "./archiveScan.js";
 import { KeyedThrottle } from "./keyedThrottle.js";
 import { resultPayload, type PublisherIdentity } from "./topics.js";
 
@@ -50,6 +50,8 @@ export interface ArchiveListing {
   image: string;
   mask: string;
   result: string;
+  /** What the daemon decided on the frame: "fail", or "pass" for the pass sample ("unknown": its result file is unreadable). */
+  verdict: ArchivedVerdict;
   /** An operator's label, or null. */
   label: ArchiveLabel | null;
 }
@@ -206,7 +208,6 @@ export class RejectArchive {
     const entry = this.index.frame(camera, cmd.frame_id);
     if (!entry) throw new ArchiveLabelError(`frame ${cmd.frame_id.slice(0, 200)} of camera ${camera} is not in the archive (never archived, pruned, or another camera's)`);
     const base = this.path(entry.name);
-    entry.verdict ??= await readVerdict(base); // an entry of an earlier run, labelled for the first time
     let label: ArchiveLabel | null = null;
     let bytes = 0;
     try {
@@ -238,7 +239,7 @@ export class RejectArchive {
   list(limit: number): ArchiveListing[] {
     return this.index.newest(limit).map((e) => {
       const url = encodeURI(e.name);
-      return { frame_id: e.frame_id, camera: e.camera, captured_at: new Date(e.captured_at).toISOString(), image: `/archive/${url}.jpg`, mask: `/archive/${url}.mask.png`, result: `/archive/${url}.json`, label: e.label };
+      return { frame_id: e.frame_id, camera: e.camera, captured_at: new Date(e.captured_at).toISOString(), image: `/archive/${url}.jpg`, mask: `/archive/${url}.mask.png`, result: `/archive/${url}.json`, verdict: e.verdict, label: e.label };
     });
   }
 

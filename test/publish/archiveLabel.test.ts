@@ -102,9 +102,10 @@ describe("operators' labels on archived parts", () => {
     ];
     assert.deepEqual(archive.stats().labels, expected);
     assert.equal(archive.stats().labelled, 4);
-    // Reopened, the verdicts of labelled entries come from their result files; one labelled only now is read then.
+    // Reopened, the verdicts come from the entries' result files.
     const again = await RejectArchive.open(dir, sampled, identity, log);
     assert.deepEqual(again.stats().labels, expected);
+    assert.deepEqual(again.list(10).map((e) => e.verdict), ["fail", "pass", "fail", "fail", "fail"], "/archive lists each entry's verdict, read back from its result");
     await again.label("cam_a", { frame_id: frames[4].frame_id, truth: "good" });
     assert.deepEqual(again.stats().labels[1], { camera: "cam_a", verdict: "fail", truth: "good", count: 2 });
   });
