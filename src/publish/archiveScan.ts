@@ -25,18 +25,20 @@ export interface Entry {
   label: ArchiveLabel | null;
   /** What the daemon decided on the frame (from its result JSON for an entry of an earlier run). */
   verdict: ArchivedVerdict;
+  /** The frame's image score as published, calibrated units; null when its result file holds none. */
+  score: number | null;
 }
 
 /** The daemon's verdict on an archived frame. */
 export type ArchivedVerdict = "pass" | "fail" | "unknown";
 
-/** The verdict in an entry's result JSON; "unknown" when the file cannot be read or holds none. */
-export async function readVerdict(base: string): Promise<ArchivedVerdict> {
+/** The verdict and score in an entry's result JSON; "unknown" and null when the file cannot be read or holds none. */
+export async function readResult(base: string): Promise<{ verdict: ArchivedVerdict; score: number | null }> {
   try {
-    const v = (JSON.parse(await readFile(base + ".json", "utf8")) as { verdict?: unknown }).verdict;
-    return v === "pass" || v === "fail" ? v : "unknown";
+    const r = JSON.parse(await readFile(base + ".json", "utf8")) as { verdict?: unknown; score?: unknown };
+    return { verdict: r.verdict === "pass" || r.verdict === "fail" ? r.verdict : "unknown", score: typeof r.score === "number" && Number.isFinite(r.score) ? r.score : null };
   } catch {
-    return "unknown";
+    return { verdict: "unknown", score: null };
   }
 }
 
@@ -113,7 +115,7 @@ async function readEntry(folder: string, camera: string, date: string, frame_id:
     }
   }
   const bytes = sizes.reduce((a, b) => a + b, 0);
-  return { entry: { name: `${camera}/${date}/${frame_id}`, camera, frame_id, captured_at, bytes, label, verdict: await readVerdict(base) }, problem };
+  return { entry: { name: `${camera}/${date}/${frame_id}`, camera, frame_id, captured_at, bytes, label, ...(await readResult(base)) }, problem };
 }
 
 /** The folders in `dir`, sorted. */

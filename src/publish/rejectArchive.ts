@@ -52,6 +52,8 @@ export interface ArchiveListing {
   result: string;
   /** What the daemon decided on the frame: "fail", or "pass" for the pass sample ("unknown": its result file is unreadable). */
   verdict: ArchivedVerdict;
+  /** The image score as published, calibrated units (null: its result file holds none). */
+  score: number | null;
   /** An operator's label, or null. */
   label: ArchiveLabel | null;
 }
@@ -159,13 +161,14 @@ export class RejectArchive {
           .png({ compressionLevel: 6 })
           .toBuffer(),
       ]);
-      const json = Buffer.from(JSON.stringify(resultPayload(d, this.identity), null, 1) + "\n");
+      const payload = resultPayload(d, this.identity);
+      const json = Buffer.from(JSON.stringify(payload, null, 1) + "\n");
       await mkdir(folder, { recursive: true });
       await writeFile(base + SUFFIXES[0], jpeg);
       await writeFile(base + SUFFIXES[1], png);
       await writeFile(base + SUFFIXES[2], json);
       const bytes = jpeg.length + png.length + json.length;
-      this.index.insert({ name, camera: d.camera, frame_id: d.frame_id, captured_at: d.captured_at, bytes, label: null, verdict: d.verdict });
+      this.index.insert({ name, camera: d.camera, frame_id: d.frame_id, captured_at: d.captured_at, bytes, label: null, verdict: d.verdict, score: payload.score });
       if (pass) this.counts.saved_pass++;
       else this.counts.saved++;
       this.log.debug({ camera: d.camera, frame_id: d.frame_id, bytes, ms: Math.round(performance.now() - t0) }, "archived");
@@ -239,7 +242,7 @@ export class RejectArchive {
   list(limit: number): ArchiveListing[] {
     return this.index.newest(limit).map((e) => {
       const url = encodeURI(e.name);
-      return { frame_id: e.frame_id, camera: e.camera, captured_at: new Date(e.captured_at).toISOString(), image: `/archive/${url}.jpg`, mask: `/archive/${url}.mask.png`, result: `/archive/${url}.json`, verdict: e.verdict, label: e.label };
+      return { frame_id: e.frame_id, camera: e.camera, captured_at: new Date(e.captured_at).toISOString(), image: `/archive/${url}.jpg`, mask: `/archive/${url}.mask.png`, result: `/archive/${url}.json`, verdict: e.verdict, score: e.score, label: e.label };
     });
   }
 

@@ -146,12 +146,14 @@ describe("the daemon end to end on real parts", { timeout: 180_000 }, () => {
     const m = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
     assert.match(m, /^linewatch_archive_up 1$/m);
     // The same entries on the health port, newest first, their files served.
-    const listed = ((await (await fetch(`http://127.0.0.1:${healthPort}/archive?limit=1000`)).json()) as { entries: Array<{ frame_id: string; image: string; verdict: string }> }).entries;
+    const listed = ((await (await fetch(`http://127.0.0.1:${healthPort}/archive?limit=1000`)).json()) as { entries: Array<{ frame_id: string; image: string; verdict: string; score: number }> }).entries;
     assert.ok(fails.slice(0, -1).every((r) => listed.some((e) => e.frame_id === r.frame_id && e.verdict === "fail")), "every archived fail is listed, as a fail");
     const published = new Map(passes.map((r) => [r.frame_id, r.verdict]));
     const known = listed.filter((e) => published.has(e.frame_id));
     assert.ok(known.some((e) => e.verdict === "pass"), "the pass sample is listed");
     assert.ok(known.every((e) => e.verdict === published.get(e.frame_id)), "each entry is listed with the verdict published for it");
+    const scores = new Map(got.filter((m) => m.topic.endsWith("/parts/result")).map((m) => JSON.parse(m.payload.toString()) as { frame_id: string; score: number }).map((r) => [r.frame_id, r.score]));
+    assert.ok(known.every((e) => e.score === scores.get(e.frame_id)), "and with the score published for it");
     const img = await fetch(`http://127.0.0.1:${healthPort}${listed[listed.length - 1].image}`);
     assert.equal((await sharp(Buffer.from(await img.arrayBuffer())).metadata()).format, "jpeg");
     assert.ok(Number(/^linewatch_archive_saved_total (\d+)$/m.exec(m)?.[1]) >= fails.length - 1);

@@ -106,6 +106,8 @@ describe("operators' labels on archived parts", () => {
     const again = await RejectArchive.open(dir, sampled, identity, log);
     assert.deepEqual(again.stats().labels, expected);
     assert.deepEqual(again.list(10).map((e) => e.verdict), ["fail", "pass", "fail", "fail", "fail"], "/archive lists each entry's verdict, read back from its result");
+    assert.deepEqual(again.list(10).map((e) => e.score), archive.list(10).map((e) => e.score), "and its score, as published");
+    assert.ok(archive.list(10).every((e) => typeof e.score === "number"));
     await again.label("cam_a", { frame_id: frames[4].frame_id, truth: "good" });
     assert.deepEqual(again.stats().labels[1], { camera: "cam_a", verdict: "fail", truth: "good", count: 2 });
   });
