@@ -38,6 +38,8 @@ interface Collecting {
 export class Enrollment {
   private readonly collecting = new Map<string, Collecting>();
   private readonly building = new Set<string>();
+  /** Clears asked per camera: a reference whose build began before a clear is dropped, not stored. */
+  private readonly clears = new Map<string, number>();
   private readonly log: Logger;
 
   constructor(private readonly opts: EnrollmentOptions) {
@@ -48,6 +50,7 @@ export class Enrollment {
   command(camera: string, cmd: EnrollCommand): void {
     if ("clear" in cmd) {
       this.collecting.delete(camera);
+      this.clears.set(camera, (this.clears.get(camera) ?? 0) + 1);
       try {
         this.opts.store.remove(camera);
       } catch (err) {
@@ -83,10 +86,16 @@ export class Enrollment {
     const cam = this.opts.cameras.find((c) => c.id === camera);
     if (!cam) return;
     this.building.add(camera);
+    const clears = this.clears.get(camera) ?? 0;
     this.opts.answer(camera, { ok: true, state: "building", frames: images.length });
     try {
       const t0 = performance.now();
       const ref = await buildReference(this.opts.engine, images, { tiling: cam.tiling, batchMax: this.opts.batch_max });
+      if ((this.clears.get(camera) ?? 0) !== clears) {
+        // Storing it now would bring back the reference the operator has just cleared.
+        this.log.info({ camera }, "reference built, but cleared meanwhile: not stored");
+        return this.opts.answer(camera, { ok: false, state: "cancelled", error: "the reference was cleared while it was being built; nothing stored" });
+      }
       this.opts.store.save(camera, ref);
       this.opts.changed();
       this.log.info({ camera, kind: ref.kind, shots: ref.shots, ms: Math.round(performance.now() - t0) }, "reference built from live frames");
