@@ -87,6 +87,7 @@ export class Enrollment {
     if (!cam) return;
     this.building.add(camera);
     const clears = this.clears.get(camera) ?? 0;
+    const version = this.opts.store.version(camera);
     this.opts.answer(camera, { ok: true, state: "building", frames: images.length });
     try {
       const t0 = performance.now();
@@ -95,6 +96,11 @@ export class Enrollment {
         // Storing it now would bring back the reference the operator has just cleared.
         this.log.info({ camera }, "reference built, but cleared meanwhile: not stored");
         return this.opts.answer(camera, { ok: false, state: "cancelled", error: "the reference was cleared while it was being built; nothing stored" });
+      }
+      if (this.opts.store.version(camera) !== version) {
+        // `linewatch enroll` (or --clear) wrote the camera's reference meanwhile: the newer word stands.
+        this.log.info({ camera }, "reference built, but the stored one was changed by another process meanwhile: not stored");
+        return this.opts.answer(camera, { ok: false, state: "cancelled", error: "the camera's stored reference was changed meanwhile by another process (linewatch enroll); that one is kept, nothing stored" });
       }
       this.opts.store.save(camera, ref);
       this.opts.changed();

@@ -7,6 +7,7 @@ import type { CameraConfig } from "../src/config/schema.js";
 import { defaultModelDir } from "../src/config/load.js";
 import { Enrollment } from "../src/enrollment.js";
 import { InferenceEngine } from "../src/pipeline/inferenceEngine.js";
+import type { Reference } from "../src/pipeline/reference.js";
 import { ReferenceStore } from "../src/pipeline/referenceStore.js";
 import { captureLogger, makeDecision } from "./publish/fixtures.js";
 
@@ -15,6 +16,7 @@ describe("enrolment from live frames", { timeout: 120_000 }, () => {
   const { log } = captureLogger();
   const root = mkdtempSync(join(tmpdir(), "lw-enroll-"));
   let engine: InferenceEngine;
+  let built: Reference | null = null;
   before(async () => {
     engine = await InferenceEngine.open({ dir: defaultModelDir, providers: [{ kind: "cpu" }], workers: 1, threads: 1 }, log);
   });
@@ -46,6 +48,18 @@ describe("enrolment from live frames", { timeout: 120_000 }, () => {
     enrollment.offer(frame(2));
     await until("done");
     assert.deepEqual(answers.map((a) => a.state), ["collecting", "collecting", "collecting", "building", "done"]);
+    assert.equal(store.load("cam")?.shots, 2);
+    built = store.load("cam");
+  });
+
+  it("keeps a reference another process (linewatch enroll) stored while this one was being built", async () => {
+    const { store, answers, enrollment, frame, until } = setup("c");
+    enrollment.command("cam", { frames: 3 });
+    for (const seq of [5, 6, 7]) enrollment.offer(frame(seq)); // the build of 3 starts now
+    new ReferenceStore(join(root, "c")).save("cam", built!); // the CLI's, of 2
+    await until("cancelled");
+    assert.deepEqual(answers.map((a) => a.state), ["collecting", "collecting", "collecting", "collecting", "building", "cancelled"]);
+    assert.match(String(answers.at(-1)!.error), /changed meanwhile by another process .*that one is kept/);
     assert.equal(store.load("cam")?.shots, 2);
   });
 

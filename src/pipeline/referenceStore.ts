@@ -46,14 +46,18 @@ export class ReferenceStore {
     }
   }
 
+  /** The stored file's version (its mtime, ms; 0 when there is none), to tell whether another process wrote it since. */
+  version(camera: string): number {
+    try {
+      return statSync(this.path(camera)).mtimeMs;
+    } catch {
+      return 0;
+    }
+  }
+
   /** Whether the file changed (or appeared or went) since the last call for this camera. */
   changed(camera: string): boolean {
-    let mtime = 0;
-    try {
-      mtime = statSync(this.path(camera)).mtimeMs;
-    } catch {
-      mtime = 0;
-    }
+    const mtime = this.version(camera);
     const before = this.seen.get(camera);
     this.seen.set(camera, mtime);
     return before !== mtime;
