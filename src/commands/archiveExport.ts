@@ -1,8 +1,8 @@
-import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ConfigError, loadConfig } from "../config/load.js";
 import { labelFolder } from "../publish/archiveLabel.js";
-import { type Entry, scanArchive } from "../publish/archiveScan.js";
+import { type Entry, readResult, scanArchive } from "../publish/archiveScan.js";
 import { parseOptions, UsageError } from "./args.js";
 
 /** Columns of labels.csv, one row per exported image. */
@@ -12,16 +12,6 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 function csvField(v: string): string {
   return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-}
-
-/** The published result archived with an entry: what the daemon decided, by which model; blanks when unreadable. */
-async function daemonResult(base: string): Promise<{ verdict: string; score: string; model: string }> {
-  try {
-    const r = JSON.parse(await readFile(`${base}.json`, "utf8")) as { verdict?: unknown; score?: unknown; model?: { name?: unknown; version?: unknown } };
-    return { verdict: String(r.verdict ?? ""), score: String(r.score ?? ""), model: r.model ? `${String(r.model.name)} ${String(r.model.version)}` : "" };
-  } catch {
-    return { verdict: "", score: "", model: "" };
-  }
 }
 
 /**
@@ -81,8 +71,10 @@ export async function archiveExportCommand(args: string[]): Promise<number> {
       continue;
     }
     exported++;
-    const d = await daemonResult(join(dir, e.name));
-    const values = [image, e.frame_id, e.camera, new Date(e.captured_at).toISOString(), label.truth, label.type ?? "", label.by ?? "", label.note ?? "", label.at, d.verdict, d.score, d.model];
+    // The scan read verdict and score already; the model is only wanted here. Blanks where unreadable.
+    const { model } = await readResult(join(dir, e.name));
+    const verdict = e.verdict === "unknown" ? "" : e.verdict;
+    const values = [image, e.frame_id, e.camera, new Date(e.captured_at).toISOString(), label.truth, label.type ?? "", label.by ?? "", label.note ?? "", label.at, verdict, e.score === null ? "" : String(e.score), model ?? ""];
     rows.push(values.map(csvField).join(","));
     counts.set(folder, (counts.get(folder) ?? 0) + 1);
   }

@@ -3,8 +3,8 @@ import { resolve } from "node:path";
 import type { Tiling } from "../config/schema.js";
 import { drawShots, readDataset } from "../eval/dataset.js";
 import { loadImage, type RawImage } from "../eval/loadImage.js";
-import type { OperatingPoint } from "../eval/operatingPoints.js";
-import { budgetText, percent, percentPoints, percentRange, reportJson, writeReport } from "../eval/report.js";
+import { budgetText, type OperatingPoint } from "../eval/operatingPoints.js";
+import { percent, percentPoints, percentRange, reportJson, writeReport } from "../eval/report.js";
 import { runEval } from "../eval/runEval.js";
 import { type BaselineComparison, compareWithBaseline, parseScoresCsv, type ScoreRow, ScoresFileError } from "../eval/scoresFile.js";
 import { InferenceEngine, ModelError } from "../pipeline/inferenceEngine.js";
@@ -177,11 +177,9 @@ export async function evalCommand(args: string[]): Promise<number> {
             `paired 95 % ${f(b.interval[0])} to ${f(b.interval[1])}, not better in ${(100 * b.share_not_better).toFixed(1)} % of resamples\n`,
         );
       }
-    }
-    if (!o.json && json.baseline) {
-      for (const c of json.baseline.catch_at_budget) {
+      for (const c of json.baseline?.catch_at_budget ?? []) {
         process.stdout.write(
-          `  defects caught at good failed <= ${budgetText(c.budget)} against ${json.baseline.file} (${percent(c.baseline)}): difference ${percentPoints(c.difference)}, ` +
+          `  defects caught at good failed <= ${budgetText(c.budget)} against ${json.baseline!.file} (${percent(c.baseline)}): difference ${percentPoints(c.difference)}, ` +
             `paired 95 % ${percentPoints(c.interval[0])} to ${percentPoints(c.interval[1])}\n`,
         );
       }

@@ -12,7 +12,7 @@
  * pixels.
  */
 import { seededRandom } from "./dataset.js";
-import { thresholdAbove } from "./operatingPoints.js";
+import { budgetThreshold } from "./operatingPoints.js";
 import { PRO_FPR_LIMIT, scoreKey, unpackPositive } from "./proCurve.js";
 import { rocCurve, sortedScores } from "./rocCurve.js";
 
@@ -105,11 +105,8 @@ export function pairedAurocDifference(a: ScoredSet, b: ScoredSet, options: Boots
  * a side is empty or the budget leaves no good part to pass.
  */
 export function catchAtBudget(pos: readonly number[], neg: readonly number[], budget: number): number {
-  const n = neg.length;
-  const m = Math.floor(budget * n + 1e-9);
-  if (pos.length === 0 || m >= n) return NaN;
-  const t = thresholdAbove(Float64Array.from(neg).sort()[n - 1 - m]);
-  return pos.filter((v) => v >= t).length / pos.length;
+  const picked = budgetThreshold(Float64Array.from(neg).sort(), budget);
+  return pos.length === 0 || picked === null ? NaN : pos.filter((v) => v >= picked.threshold).length / pos.length;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import sharp from "sharp";
 import type { EvalCurves, EvalMetrics } from "./metrics.js";
+import { budgetText } from "./operatingPoints.js";
 import { PRO_FPR_LIMIT } from "./proCurve.js";
 import type { Curve } from "./rocCurve.js";
 
@@ -62,7 +63,7 @@ function operatingMarks(metrics: EvalMetrics): Mark[] {
   for (const p of op.budgets) {
     if (seen.has(p.threshold) || Number.isNaN(p.good_failed.rate) || Number.isNaN(p.defects_caught.rate)) continue;
     seen.add(p.threshold);
-    marks.push({ x: p.good_failed.rate, y: p.defects_caught.rate, label: `<=${+(100 * p.good_fail_budget!).toFixed(3)} %`, square: false });
+    marks.push({ x: p.good_failed.rate, y: p.defects_caught.rate, label: `<=${budgetText(p.good_fail_budget!)}`, square: false });
   }
   const s = op.shipped;
   if (!Number.isNaN(s.good_failed.rate) && !Number.isNaN(s.defects_caught.rate)) marks.push({ x: s.good_failed.rate, y: s.defects_caught.rate, label: "shipped", square: true });

@@ -73,6 +73,23 @@ export function thresholdAbove(v: number): number {
   return (t > v ? t : (Math.round(v * f) + 1) / f) + 0; // + 0: no -0 in a config
 }
 
+/**
+ * The threshold a good-fail budget picks on ascending good scores: just above the (m + 1)-th
+ * highest, m = floor(budget x n), so at most m good parts (`allowed`) fail; null when m >= n (no
+ * good part would have to pass). Throws RangeError for a budget outside [0, 1).
+ */
+export function budgetThreshold(sortedGood: Float64Array, budget: number): { threshold: number; allowed: number } | null {
+  if (!(budget >= 0 && budget < 1)) throw new RangeError(`good-fail budget ${budget} is not a share in [0, 1)`);
+  const n = sortedGood.length;
+  const m = Math.floor(budget * n + 1e-9);
+  return m >= n ? null : { threshold: thresholdAbove(sortedGood[n - 1 - m]), allowed: m };
+}
+
+/** A budget share as a percentage, as precise as it was given (0.25 % stays 0.25 %). */
+export function budgetText(b: number): string {
+  return `${+(100 * b).toFixed(3)} %`;
+}
+
 function point(results: readonly ImageResult[], threshold: number, budget: number | null, expected: number | null): OperatingPoint {
   const good = results.filter((r) => !r.defective);
   const bad = results.filter((r) => r.defective);
@@ -104,11 +121,9 @@ export function operatingPoints(results: readonly ImageResult[], shippedThreshol
   const points: OperatingPoint[] = [];
   if (n > 0) {
     for (const budget of budgets) {
-      if (!(budget >= 0 && budget < 1)) throw new RangeError(`good-fail budget ${budget} is not a share in [0, 1)`);
-      // At most m good parts may fail: the threshold goes just above the (m + 1)-th highest good score.
-      const m = Math.floor(budget * n + 1e-9);
-      if (m >= n) continue;
-      points.push(point(results, thresholdAbove(good[n - 1 - m]), budget, (m + 1) / (n + 1)));
+      const picked = budgetThreshold(good, budget);
+      // A new good part fails there with probability (m + 1) / (n + 1) at most.
+      if (picked !== null) points.push(point(results, picked.threshold, budget, (picked.allowed + 1) / (n + 1)));
     }
   }
   return { shipped: point(results, shippedThreshold, null, null), budgets: points };

@@ -6,7 +6,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fmt, renderCurves } from "./curvesPlot.js";
 import type { EvalMetrics, Evaluation, ImageResult, MetricSet, Thresholds } from "./metrics.js";
-import type { OperatingPoint, OperatingPoints, Rate } from "./operatingPoints.js";
+import { budgetText, type OperatingPoint, type OperatingPoints, type Rate } from "./operatingPoints.js";
 import { PRO_FPR_LIMIT } from "./proCurve.js";
 import { type BaselineComparison, scoresCsv } from "./scoresFile.js";
 import { renderWorstGrid, worstCases } from "./worstGrid.js";
@@ -122,11 +122,6 @@ export function percentRange([lo, hi]: readonly [number, number]): string {
 /** A difference of shares in percentage points, signed. */
 export function percentPoints(v: number): string {
   return Number.isNaN(v) ? "n/a" : `${v > 0 ? "+" : ""}${(100 * v).toFixed(1)} pt`;
-}
-
-/** A budget share as a percentage, as precise as it was given (0.25 % stays 0.25 %). */
-export function budgetText(b: number): string {
-  return `${+(100 * b).toFixed(3)} %`;
 }
 
 /** `count/of (share)`. */

@@ -158,9 +158,13 @@ export function compareWithBaseline(
   const theirRow = (r: ImageResult) => rows.get(keyOf(r))!;
   const good = results.filter((r) => !r.defective);
   const bad = results.filter((r) => r.defective);
+  /** This run's and the baseline's scores of these defective images and of all good ones. */
+  const scored = (defective: readonly ImageResult[]) => ({
+    mine: { pos: defective.map((r) => r.score), neg: good.map((r) => r.score) },
+    theirs: { pos: defective.map((r) => theirRow(r).score), neg: good.map((r) => theirRow(r).score) },
+  });
   const compare = (defective: readonly ImageResult[]) => {
-    const mine = { pos: defective.map((r) => r.score), neg: good.map((r) => r.score) };
-    const theirs = { pos: defective.map((r) => theirRow(r).score), neg: good.map((r) => theirRow(r).score) };
+    const { mine, theirs } = scored(defective);
     return { ...pairedAurocDifference(mine, theirs), baseline: rankAuroc(theirs.pos, theirs.neg) };
   };
   const none: ImagePro = { area: 0, regions: 0 };
@@ -171,8 +175,7 @@ export function compareWithBaseline(
   const types = [...new Set(bad.map((r) => r.type))].sort();
   const per_type: BaselineComparison["per_type"] = {};
   for (const t of types) per_type[t] = compare(bad.filter((r) => r.type === t));
-  const mine = { pos: bad.map((r) => r.score), neg: good.map((r) => r.score) };
-  const theirs = { pos: bad.map((r) => theirRow(r).score), neg: good.map((r) => theirRow(r).score) };
+  const { mine, theirs } = scored(bad);
   const catch_at_budget = budgets.map((budget) => ({ budget, ...pairedCatchDifference(mine, theirs, budget), baseline: catchAtBudget(theirs.pos, theirs.neg, budget) }));
   const comparison: BaselineComparison = { file, image_auroc: compare(bad), per_type, catch_at_budget };
   if (!bad.every((r) => r.mask !== null && theirRow(r).pro !== null)) return comparison;

@@ -32,13 +32,25 @@ export interface Entry {
 /** The daemon's verdict on an archived frame. */
 export type ArchivedVerdict = "pass" | "fail" | "unknown";
 
-/** The verdict and score in an entry's result JSON; "unknown" and null when the file cannot be read or holds none. */
-export async function readResult(base: string): Promise<{ verdict: ArchivedVerdict; score: number | null }> {
+/** What an entry's result JSON says: verdict, score and model ("unknown", null, null where the file cannot be read or holds none). */
+export interface ArchivedResult {
+  verdict: ArchivedVerdict;
+  score: number | null;
+  /** `<name> <version>` of the model that decided. */
+  model: string | null;
+}
+
+/** Reads an entry's result JSON (the result as published). */
+export async function readResult(base: string): Promise<ArchivedResult> {
   try {
-    const r = JSON.parse(await readFile(base + ".json", "utf8")) as { verdict?: unknown; score?: unknown };
-    return { verdict: r.verdict === "pass" || r.verdict === "fail" ? r.verdict : "unknown", score: typeof r.score === "number" && Number.isFinite(r.score) ? r.score : null };
+    const r = JSON.parse(await readFile(base + ".json", "utf8")) as { verdict?: unknown; score?: unknown; model?: { name?: unknown; version?: unknown } };
+    return {
+      verdict: r.verdict === "pass" || r.verdict === "fail" ? r.verdict : "unknown",
+      score: typeof r.score === "number" && Number.isFinite(r.score) ? r.score : null,
+      model: r.model ? `${String(r.model.name)} ${String(r.model.version)}` : null,
+    };
   } catch {
-    return { verdict: "unknown", score: null };
+    return { verdict: "unknown", score: null, model: null };
   }
 }
 
@@ -115,7 +127,8 @@ async function readEntry(folder: string, camera: string, date: string, frame_id:
     }
   }
   const bytes = sizes.reduce((a, b) => a + b, 0);
-  return { entry: { name: `${camera}/${date}/${frame_id}`, camera, frame_id, captured_at, bytes, label, ...(await readResult(base)) }, problem };
+  const { verdict, score } = await readResult(base);
+  return { entry: { name: `${camera}/${date}/${frame_id}`, camera, frame_id, captured_at, bytes, label, verdict, score }, problem };
 }
 
 /** The folders in `dir`, sorted. */
