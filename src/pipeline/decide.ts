@@ -1,5 +1,5 @@
 import type { Decision, RoiFrame } from "../types.js";
-import { findRegions } from "./regions.js";
+import { regionsAbove } from "./regions.js";
 import type { RoiMap } from "./roiMap.js";
 
 /** What a decision needs besides the frame and its map. */
@@ -28,13 +28,14 @@ export function decide(frame: RoiFrame, map: RoiMap, opts: DecideOptions): Decis
   for (let i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
   const score = opts.score ?? (values.length ? max : 0);
   const verdict = score >= opts.imageThreshold ? "fail" : "pass";
-  const mask = new Uint8Array(values.length);
+  let mask: Uint8Array;
   let regions: Decision["regions"] = [];
   if (verdict === "fail") {
-    for (let i = 0; i < values.length; i++) mask[i] = values[i] >= opts.pixelThreshold ? 1 : 0;
-    regions = findRegions(mask, map);
+    ({ mask, regions } = regionsAbove(map, opts.pixelThreshold));
     const min = opts.minRegionPx ?? 0;
     if (min > 0) regions = regions.filter((r) => r.area_px >= min);
+  } else {
+    mask = new Uint8Array(values.length);
   }
   const t = opts.now?.() ?? { wall: Date.now(), mono: performance.now() };
   return {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { decide } from "../../src/pipeline/decide.js";
-import { findRegions } from "../../src/pipeline/regions.js";
+import { labelComponents } from "../../src/pipeline/labelComponents.js";
+import { findRegions, regionsAbove } from "../../src/pipeline/regions.js";
 import { maskToPixels, pixelMap, type RoiMap } from "../../src/pipeline/roiMap.js";
 import type { RoiFrame } from "../../src/types.js";
 
@@ -49,6 +50,77 @@ describe("findRegions", () => {
     }
     // The corner region: cells (6..7, 4..5) minus (6, 4): 2 px wide last column, 2 px high last row.
     assert.deepEqual([a[1].x, a[1].y, a[1].width, a[1].height, a[1].area_px], [24, 16, 6, 6, 4 * 2 + 2 * 2 + 2 * 4]);
+  });
+
+  it("equals regions measured pixel by pixel on random masks of every density", () => {
+    // The oracle: the mask drawn at ROI resolution, labelled per pixel, moments summed per pixel.
+    const oracle = (fine: Uint8Array, values: Float32Array, W: number, H: number) => {
+      const { labels, count } = labelComponents(fine, W, H);
+      const r = Array.from({ length: count }, () => ({ n: 0, sx: 0, sy: 0, sxx: 0, syy: 0, sxy: 0, ss: 0, x0: W, y0: H, x1: -1, y1: -1 }));
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const l = labels[y * W + x] - 1;
+          if (l < 0) continue;
+          const o = r[l];
+          o.n++; o.sx += x; o.sy += y; o.sxx += x * x; o.syy += y * y; o.sxy += x * y; o.ss += values[y * W + x];
+          o.x0 = Math.min(o.x0, x); o.y0 = Math.min(o.y0, y); o.x1 = Math.max(o.x1, x); o.y1 = Math.max(o.y1, y);
+        }
+      }
+      return r.map((o) => {
+        const cx = o.sx / o.n, cy = o.sy / o.n;
+        const vxx = o.sxx / o.n - cx * cx + 1 / 12, vyy = o.syy / o.n - cy * cy + 1 / 12, vxy = o.sxy / o.n - cx * cy;
+        const disc = Math.sqrt(((vxx - vyy) / 2) ** 2 + vxy * vxy);
+        const elongation = Math.sqrt(((vxx + vyy) / 2 + disc) / Math.max((vxx + vyy) / 2 - disc, 1e-9));
+        return { x: o.x0, y: o.y0, width: o.x1 - o.x0 + 1, height: o.y1 - o.y0 + 1, area_px: o.n, area_pct: (100 * o.n) / (W * H), elongation, mean_score: o.ss / o.n, cx, cy };
+      }).sort((a, b) => b.area_px - a.area_px);
+    };
+    let seed = 12345;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    let compared = 0;
+    for (let round = 0; round < 60; round++) {
+      const step = 1 + Math.floor(rand() * 5);
+      const W = 5 + Math.floor(rand() * 60), H = 5 + Math.floor(rand() * 40);
+      const w = Math.ceil(W / step), h = Math.ceil(H / step);
+      const density = [0.02, 0.1, 0.3, 0.6, 0.9][round % 5];
+      const mask = new Uint8Array(w * h);
+      const map: RoiMap = { data: new Float32Array(w * h), width: w, height: h, step, roi_width: W, roi_height: H };
+      for (let p = 0; p < w * h; p++) {
+        mask[p] = rand() < density ? 1 : 0;
+        map.data[p] = Math.round(rand() * 100) / 10;
+      }
+      const values = new Float32Array(W * H);
+      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) values[y * W + x] = map.data[Math.floor(y / step) * w + Math.floor(x / step)];
+      const got = findRegions(mask, map);
+      const want = oracle(maskToPixels(mask, map), values, W, H);
+      assert.equal(got.length, want.length, `round ${round}`);
+      for (let k = 0; k < got.length; k++) {
+        for (const key of ["x", "y", "width", "height", "area_px"] as const) assert.equal(got[k][key], want[k][key], `round ${round} region ${k} ${key}`);
+        for (const key of ["area_pct", "elongation", "mean_score", "cx", "cy"] as const) assert.ok(Math.abs(got[k][key] - want[k][key]) < 1e-6 * Math.max(1, Math.abs(want[k][key])), `round ${round} region ${k} ${key}: ${got[k][key]} vs ${want[k][key]}`);
+      }
+      compared += got.length;
+    }
+    assert.ok(compared > 200, `only ${compared} regions compared`);
+  });
+
+  it("thresholds a map into the same mask and regions in one pass (regionsAbove)", () => {
+    let seed = 99;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let round = 0; round < 30; round++) {
+      const step = 1 + (round % 4), W = 7 + Math.floor(rand() * 50), H = 7 + Math.floor(rand() * 30);
+      const w = Math.ceil(W / step), h = Math.ceil(H / step);
+      const map: RoiMap = { data: new Float32Array(w * h), width: w, height: h, step, roi_width: W, roi_height: H };
+      for (let p = 0; p < w * h; p++) map.data[p] = rand() < 0.02 ? NaN : rand() * 2;
+      const threshold = 0.4 + rand();
+      const mask = new Uint8Array(w * h);
+      for (let p = 0; p < w * h; p++) mask[p] = map.data[p] >= threshold ? 1 : 0;
+      const got = regionsAbove(map, threshold);
+      assert.deepEqual(got.mask, mask, `round ${round}`);
+      assert.deepEqual(got.regions, findRegions(mask, map), `round ${round}`);
+    }
+  });
+
+  it("refuses a mask that does not fit the map", () => {
+    assert.throws(() => findRegions(new Uint8Array(15), pixelMap(new Float32Array(16), 4, 4)), RangeError);
   });
 
   it("finds nothing in an empty mask", () => {
