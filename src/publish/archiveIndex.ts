@@ -70,10 +70,10 @@ export class ArchiveIndex {
 
   /** Gives a held entry its new label, whose file now takes `labelBytes` (0: no label file). */
   relabel(e: Entry, label: ArchiveLabel | null, labelBytes: number): void {
-    const old = e.label ? Buffer.byteLength(JSON.stringify(e.label) + "\n") : 0;
+    e.bytes += labelBytes - e.label_bytes;
+    this.total += labelBytes - e.label_bytes;
     e.label = label;
-    e.bytes += labelBytes - old;
-    this.total += labelBytes - old;
+    e.label_bytes = labelBytes;
   }
 
   /** The newest `limit` entries, newest first. */

@@ -23,6 +23,8 @@ export interface Entry {
   bytes: number;
   /** An operator's label, or null. */
   label: ArchiveLabel | null;
+  /** Bytes of the label's file as it is on disk (0 without one; an unreadable one counts too). */
+  label_bytes: number;
   /** What the daemon decided on the frame (from its result JSON for an entry of an earlier run). */
   verdict: ArchivedVerdict;
   /** The frame's image score as published, calibrated units; null when its result file holds none. */
@@ -127,8 +129,9 @@ async function readEntry(folder: string, camera: string, date: string, frame_id:
     }
   }
   const bytes = sizes.reduce((a, b) => a + b, 0);
+  const label_bytes = sizes[present.indexOf(LABEL_SUFFIX)] ?? 0;
   const { verdict, score } = await readResult(base);
-  return { entry: { name: `${camera}/${date}/${frame_id}`, camera, frame_id, captured_at, bytes, label, verdict, score }, problem };
+  return { entry: { name: `${camera}/${date}/${frame_id}`, camera, frame_id, captured_at, bytes, label, label_bytes, verdict, score }, problem };
 }
 
 /** The folders in `dir`, sorted. */

@@ -167,6 +167,25 @@ describe("operators' labels on archived parts", () => {
     assert.equal(again.stats().bytes, diskBytes(dir));
   });
 
+  it("keeps the byte count true when a label file written by hand, or unreadable, is replaced or removed", async () => {
+    const dir = join(root, "h");
+    const first = await RejectArchive.open(dir, options, identity, log);
+    const [x, y] = [decision("cam_a", 1), decision("cam_a", 2)];
+    for (const d of [x, y]) await first.save(d);
+    const day = join(dir, "cam_a", "2026-11-25");
+    // Indented by hand (a person fixing a label in an editor), and a file that is not JSON at all.
+    writeFileSync(join(day, `${x.frame_id}.label.json`), JSON.stringify({ truth: "good", at: "2026-11-25T00:00:00Z", note: "checked" }, null, 4) + "\n\n");
+    writeFileSync(join(day, `${y.frame_id}.label.json`), "{ not json, and rather long: " + "x".repeat(300));
+    const again = await RejectArchive.open(dir, options, identity, log);
+    assert.equal(again.stats().bytes, diskBytes(dir));
+    await again.label("cam_a", { frame_id: x.frame_id, truth: "defect", type: "crack" });
+    assert.equal(again.stats().bytes, diskBytes(dir), "a hand-written label replaced");
+    await again.label("cam_a", { frame_id: y.frame_id, truth: "good" });
+    assert.equal(again.stats().bytes, diskBytes(dir), "an unreadable label replaced");
+    await again.label("cam_a", { frame_id: x.frame_id, clear: true });
+    assert.equal(again.stats().bytes, diskBytes(dir), "a label removed");
+  });
+
   it("prunes the oldest unlabelled entries first, and labelled ones only when nothing else is left", async () => {
     const dir = join(root, "d");
     const probe = await RejectArchive.open(join(root, "d-probe"), options, identity, log);
