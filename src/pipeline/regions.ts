@@ -33,24 +33,14 @@ export function findRegions(mask: Uint8Array, map: RoiMap): Region[] {
 
 /**
  * The mask of the cells of `map` at or above `threshold` (1 set, 0 not) and its regions as
- * {@link findRegions} measures them, from one pass over the map: what a failing frame needs.
+ * {@link findRegions} measures them: what a failing frame needs. (Thresholding inside the run scan
+ * instead saved 0.015 of 0.40 ms on a 320 x 180 map: not worth a second copy of the scan.)
  */
 export function regionsAbove(map: RoiMap, threshold: number): { mask: Uint8Array; regions: Region[] } {
-  const { width, height, data } = map;
-  const mask = new Uint8Array(width * height);
-  const runs = new Runs(height);
-  for (let j = 0; j < height; j++) {
-    runs.row(j);
-    const base = j * width;
-    for (let i = 0; i < width; i++) {
-      if (!(data[base + i] >= threshold)) continue;
-      const s = i;
-      while (i + 1 < width && data[base + i + 1] >= threshold) i++;
-      mask.fill(1, base + s, base + i + 1);
-      runs.push(s, i, j);
-    }
-  }
-  return { mask, regions: measure(runs.done(), map) };
+  const { data } = map;
+  const mask = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) mask[i] = data[i] >= threshold ? 1 : 0;
+  return { mask, regions: findRegions(mask, map) };
 }
 
 /** A mask's runs (a row's consecutive set cells) in raster order. */
